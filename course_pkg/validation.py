@@ -1,0 +1,92 @@
+"""Argument checks shared by the public functions of course_pkg.
+
+Every check raises ``ValueError`` (or ``TypeError`` for a wrong kind of object) with a message
+that names the argument, says what was expected and what was given, e.g.::
+
+    ValueError: x: expected shape (T, B, 3) with input size 3, got (5, 2, 4)
+
+The helpers accept numpy arrays and torch tensors alike (anything with ``.shape``/``.dtype``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _describe_shape(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def require_array(name: str, value: Any) -> None:
+    """Raise TypeError unless ``value`` is a numpy array or a torch tensor."""
+    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+        raise TypeError(
+            f"{name}: expected a numpy array or torch tensor, got {type(value).__name__}"
+        )
+
+
+def require_shape(name: str, value: Any, expected: Sequence[Any], meaning: str = "") -> None:
+    """Check ``value.shape`` against ``expected``.
+
+    ``expected`` holds ints (must match) or strings/None (any size, used only in the message),
+    e.g. ``require_shape("x", x, ("T", "B", 3), "time-major input (T, B, D)")``.
+    """
+    require_array(name, value)
+    shape = tuple(value.shape)
+    ok = len(shape) == len(expected) and all(
+        not isinstance(e, numbers.Integral) or s == e for s, e in zip(shape, expected)
+    )
+    if not ok:
+        what = f" ({meaning})" if meaning else ""
+        raise ValueError(
+            f"{name}: expected shape {_describe_shape(expected)}{what}, got {_describe_shape(shape)}"
+        )
+
+
+def require_ndim(name: str, value: Any, ndim: int | Sequence[int], meaning: str = "") -> None:
+    """Check the number of dimensions (one value or a set of allowed values)."""
+    require_array(name, value)
+    allowed = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
+    if value.ndim not in allowed:
+        what = f" ({meaning})" if meaning else ""
+        want = " or ".join(str(a) for a in allowed)
+        raise ValueError(
+            f"{name}: expected a {want}-D array{what}, got {value.ndim}-D with shape "
+            f"{_describe_shape(tuple(value.shape))}"
+        )
+
+
+def require_floating(name: str, value: Any) -> None:
+    """Check that an array/tensor has a floating-point dtype."""
+    require_array(name, value)
+    dtype = value.dtype
+    is_float = getattr(dtype, "is_floating_point", None)
+    if is_float is None:  # numpy
+        is_float = np.issubdtype(dtype, np.floating)
+    if not is_float:
+        raise TypeError(f"{name}: expected a floating-point dtype, got {dtype}")
+
+
+def require_positive_int(name: str, value: Any) -> None:
+    """Check that ``value`` is an int >= 1 (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+
+
+def require_in_range(name: str, value: Any, low: float, high: float) -> None:
+    """Check ``low <= value <= high`` for a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number in [{low}, {high}], got {value!r}")
+    if not (low <= value <= high):  # also refuses NaN
+        raise ValueError(f"{name}: expected a number in [{low}, {high}], got {value}")
+
+
+def require_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    """Check that ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")

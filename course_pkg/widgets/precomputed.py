@@ -1,0 +1,113 @@
+"""A slider over precomputed views: the widget pattern every chapter uses.
+
+Each view (a figure or an HTML table) is computed in Python once, when the widget is built, and
+kept in an ``ipywidgets.Stack``. The slider's ``index`` is linked to the stack's
+``selected_index`` twice:
+
+- ``widgets.link`` (kernel side), so a test or a live notebook sees the change in Python;
+- ``widgets.jslink`` (browser side), so the slider still works in the static HTML book, where
+  no kernel runs Python callbacks.
+
+This is why the widgets respond in the built book without a server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any, Callable, Sequence
+
+import ipywidgets as widgets
+
+from course_pkg.validation import require_positive_int
+
+
+def figure_to_png(fig: Any) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it (so it is not shown twice)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def view_widget(view: Any) -> widgets.Widget:
+    """Turn what a ``render`` function returned into a widget.
+
+    Accepted: a matplotlib ``Figure`` (shown as an Image), ``bytes`` of a PNG, a ``str`` of HTML,
+    or any ``ipywidgets.Widget`` (returned as is).
+    """
+    if isinstance(view, widgets.Widget):
+        return view
+    if isinstance(view, (bytes, bytearray)):
+        return widgets.Image(value=bytes(view), format="png")
+    if isinstance(view, str):
+        return widgets.HTML(value=view)
+    if hasattr(view, "savefig"):
+        return widgets.Image(value=figure_to_png(view), format="png")
+    raise TypeError(
+        "render: expected a matplotlib Figure, PNG bytes, an HTML str or an ipywidgets Widget, "
+        f"got {type(view).__name__}"
+    )
+
+
+def png_data_uri(png: bytes) -> str:
+    """A ``data:`` URI for PNG bytes, to place an image inside an HTML view."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def precomputed_slider(
+    description: str,
+    options: Sequence[Any],
+    render: Callable[[Any], Any],
+    labels: Sequence[str] | None = None,
+    initial: int = 0,
+    caption: str = "",
+) -> widgets.VBox:
+    """A ``SelectionSlider`` over ``options`` that switches between precomputed views.
+
+    Parameters
+    ----------
+    description: the slider's label, e.g. ``"spectral radius"``.
+    options: the values the slider can take (at least one).
+    render: ``render(option) -> Figure | bytes | str | Widget``, called once per option.
+    labels: how each option is written on the slider (default ``str(option)``).
+    initial: index of the option shown first.
+    caption: optional HTML shown above the slider.
+
+    Returns a ``VBox`` whose ``.slider`` and ``.stack`` attributes are the two parts.
+    """
+    options = list(options)
+    require_positive_int("len(options)", len(options))
+    if labels is None:
+        labels = [str(option) for option in options]
+    labels = list(labels)
+    if len(labels) != len(options):
+        raise ValueError(
+            f"labels: expected {len(options)} labels (one per option), got {len(labels)}"
+        )
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels: expected distinct labels, got {labels}")
+    if not (0 <= initial < len(options)):
+        raise ValueError(f"initial: expected an index in [0, {len(options) - 1}], got {initial}")
+
+    views = [view_widget(render(option)) for option in options]
+    stack = widgets.Stack(children=views, selected_index=initial)
+    slider = widgets.SelectionSlider(
+        options=list(zip(labels, range(len(options)))),
+        index=initial,
+        description=description,
+        continuous_update=True,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width="420px"),
+    )
+    widgets.link((slider, "index"), (stack, "selected_index"))  # kernel side
+    widgets.jslink((slider, "index"), (stack, "selected_index"))  # browser side, no kernel needed
+    parts = [slider, stack]
+    if caption:
+        parts.insert(0, widgets.HTML(value=caption))
+    box = widgets.VBox(parts)
+    box.slider = slider
+    box.stack = stack
+    return box
