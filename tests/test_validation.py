@@ -1,0 +1,39 @@
+"""Argument checks: messages name the argument, the expectation and what was given."""
+
+import numpy as np
+import pytest
+import torch
+
+from course_pkg import validation as v
+
+
+def test_shape_message_names_argument_expected_and_given():
+    with pytest.raises(ValueError, match=r"x: expected shape \(T, B, 3\) \(input\), got \(5, 2, 4\)"):
+        v.require_shape("x", np.zeros((5, 2, 4)), ("T", "B", 3), "input")
+    v.require_shape("x", torch.zeros(5, 2, 3), ("T", "B", 3))  # wildcards accept any size
+
+
+def test_ndim_dtype_and_type():
+    with pytest.raises(ValueError, match=r"h0: expected a 2-D array, got 3-D with shape \(1, 2, 3\)"):
+        v.require_ndim("h0", np.zeros((1, 2, 3)), 2)
+    with pytest.raises(TypeError, match="x: expected a floating-point dtype, got int64"):
+        v.require_floating("x", np.zeros(3, dtype=np.int64))
+    with pytest.raises(TypeError, match="x: expected a floating-point dtype, got torch.int64"):
+        v.require_floating("x", torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(TypeError, match="x: expected a numpy array or torch tensor, got list"):
+        v.require_floating("x", [1.0])
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_positive_int(bad, error):
+    with pytest.raises(error, match="hidden_size: expected a positive int"):
+        v.require_positive_int("hidden_size", bad)
+
+
+def test_range_refuses_nan_and_out_of_range():
+    with pytest.raises(ValueError, match=r"p: expected a number in \[0, 1\], got nan"):
+        v.require_in_range("p", float("nan"), 0, 1)
+    with pytest.raises(ValueError, match="got 1.5"):
+        v.require_in_range("p", 1.5, 0, 1)
+    with pytest.raises(ValueError, match=r"mode: expected one of \['a', 'b'\], got 'c'"):
+        v.require_choice("mode", "c", ["a", "b"])
