@@ -1,0 +1,22 @@
+"""Data sets of the course, all made offline.
+
+- ``course_pkg.data.text``       a character corpus from Python's own ``pydoc_data.topics``,
+  its vocabulary, and batches for truncated BPTT (chapter 8);
+- ``course_pkg.data.synthetic``  the adding problem and the copy task (chapters 5 and 12);
+- ``course_pkg.data.order_tasks`` small token tasks about order and memory (chapters 1 and 2).
+
+Arrays are time-major, ``(T, B, ...)``, unless ``batch_first=True`` is asked for.
+"""
+
+from course_pkg.data.synthetic import adding_problem, copy_task
+from course_pkg.data.text import END_OF_TEXT, BPTTBatches, CharCorpus, CharVocabulary, pydoc_topics
+
+__all__ = [
+    "BPTTBatches",
+    "CharCorpus",
+    "CharVocabulary",
+    "END_OF_TEXT",
+    "adding_problem",
+    "copy_task",
+    "pydoc_topics",
+]

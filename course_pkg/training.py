@@ -1,0 +1,159 @@
+"""A small training loop for the course's models, and an evaluation helper.
+
+One step of gradient descent on a recurrent model, as the book runs it everywhere::
+
+    loss = loss_fn(model, batch)         # forward pass, a scalar
+    loss.backward()                      # backpropagation through time
+    n = clip_grad_norm(params, c)        # Pascanu et al. (2013), Algorithm 1 (optional)
+    optimizer.step()
+
+:func:`train` repeats it for a fixed number of steps and records the loss and the gradient norm
+(before clipping) of every step in a :class:`History`, ready for plotting. A ``seed`` seeds torch,
+numpy and ``random`` first, so two runs with the same seed (and the same initial model) give
+identical histories.
+
+``loss_fn(model, batch)`` is the caller's: it says how a batch goes through the model, e.g. for
+the adding problem ``lambda model, batch: F.mse_loss(model(batch[0]), batch[1])``.
+``batches`` is either an iterable of batches (a list, :class:`~course_pkg.data.text.BPTTBatches`;
+it is restarted when it runs out) or a function with no argument that returns a fresh batch
+(``lambda: adding_problem(64, 50)``), called once per step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm  # a widget in notebooks, a text bar in a terminal
+
+from course_pkg.clipping import clip_grad_norm, grad_norm
+from course_pkg.validation import require_in_range, require_positive_int
+
+LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
+
+
+@dataclass
+class History:
+    """What :func:`train` measured: one entry per step taken."""
+
+    losses: list[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)  # global 2-norm before clipping
+    seconds: float = 0.0  # wall time of the whole loop
+
+    def plot(self, ax: Any = None, label: str | None = None) -> Any:
+        """Loss against step on a matplotlib ``ax`` (a new figure if None); returns the ax."""
+        import matplotlib.pyplot as plt
+
+        ax = plt.subplots(figsize=(6, 3))[1] if ax is None else ax
+        ax.plot(range(1, len(self.losses) + 1), self.losses, label=label)
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        return ax
+
+
+def _batch_stream(batches: Iterable[Any] | Callable[[], Any]) -> Iterator[Any]:
+    """Endless batches: call a function each time, or cycle through an iterable."""
+    if callable(batches):
+        while True:
+            yield batches()
+    while True:
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+        if empty:  # an exhausted iterator, or nothing in the first place
+            raise ValueError("batches: ran out of batches (pass a list, or a function)")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and Python's ``random``."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__} {seed!r}")
+    require_in_range("seed", seed, 0, 2**32 - 1)  # what numpy accepts
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def train(
+    model: torch.nn.Module,
+    batches: Iterable[Any] | Callable[[], Any],
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    clip_norm: float | None = None,  # max global gradient norm; None: no clipping
+    seed: int | None = None,  # seeds torch, numpy and random before the first batch
+    progress: bool = True,  # show a tqdm progress bar
+    stop_if_nonfinite: bool = True,  # stop at the first NaN/inf loss (it is still recorded)
+) -> History:
+    """Run ``steps`` optimisation steps and return the :class:`History` of losses and norms.
+
+    Args:
+        model: put in training mode; its parameters with ``requires_grad`` are clipped/measured.
+        batches: an iterable of batches (cycled) or a function returning a batch (see module doc).
+        loss_fn: ``loss_fn(model, batch) -> scalar tensor``.
+        optimizer: any ``torch.optim`` optimiser over the model's parameters.
+        steps: the number of updates (fewer if a loss is NaN/inf and ``stop_if_nonfinite``).
+    """
+    require_positive_int("steps", steps)
+    if clip_norm is not None:
+        require_in_range("clip_norm", clip_norm, 0.0, math.inf)
+        if clip_norm == 0:
+            raise ValueError("clip_norm: expected a positive number, got 0")
+    if seed is not None:
+        seed_everything(seed)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    history = History()
+    model.train()
+    stream = _batch_stream(batches)
+    start = time.perf_counter()
+    with tqdm(total=steps, disable=not progress, desc="training") as bar:
+        for step in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model, next(stream))
+            loss.backward()
+            if clip_norm is None:
+                norm = grad_norm(parameters)
+            else:
+                norm = clip_grad_norm(parameters, clip_norm)
+            optimizer.step()
+            history.losses.append(loss.item())
+            history.grad_norms.append(norm.item())
+            bar.update(1)
+            if step % 10 == 0 or step == steps - 1:
+                bar.set_postfix(loss=f"{history.losses[-1]:.4f}", refresh=False)
+            if stop_if_nonfinite and not math.isfinite(history.losses[-1]):
+                break
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    batches: Iterable[Any],
+    loss_fn: LossFn,
+    max_batches: int | None = None,
+) -> float:
+    """The mean of ``loss_fn(model, batch)`` over ``batches`` (at most ``max_batches``), in eval
+    mode and without gradients; the model's train/eval mode is restored afterwards."""
+    if max_batches is not None:
+        require_positive_int("max_batches", max_batches)
+    was_training = model.training
+    model.eval()
+    losses = []
+    try:
+        for batch in batches:
+            losses.append(loss_fn(model, batch).item())
+            if max_batches is not None and len(losses) == max_batches:
+                break
+    finally:
+        model.train(was_training)
+    if not losses:
+        raise ValueError("batches: expected at least one batch, got none")
+    return sum(losses) / len(losses)
