@@ -8,6 +8,14 @@
 Arrays are time-major, ``(T, B, ...)``, unless ``batch_first=True`` is asked for.
 """
 
+from course_pkg.data.order_tasks import (
+    ORDER_VOCABULARY,
+    PAD,
+    decode_tokens,
+    delayed_echo,
+    recall_first_token,
+    which_comes_first,
+)
 from course_pkg.data.synthetic import adding_problem, copy_task
 from course_pkg.data.text import END_OF_TEXT, BPTTBatches, CharCorpus, CharVocabulary, pydoc_topics
 
@@ -16,7 +24,13 @@ __all__ = [
     "CharCorpus",
     "CharVocabulary",
     "END_OF_TEXT",
+    "ORDER_VOCABULARY",
+    "PAD",
     "adding_problem",
     "copy_task",
+    "decode_tokens",
+    "delayed_echo",
     "pydoc_topics",
+    "recall_first_token",
+    "which_comes_first",
 ]
