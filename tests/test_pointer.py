@@ -1,0 +1,154 @@
+"""Pointer network (course_pkg.models.pointer): the masked pointer step by hand, the model against
+torch's LSTM and the paper's equation, and sorting a tiny batch."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_pkg.data.algorithmic import sort_numbers
+from course_pkg.models.pointer import PointerNetwork, pointer_step
+
+DOUBLE = torch.float64
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny matrices: two OpenMP threads on two shared, busy cores only wait for each other."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def tensor(values):
+    return torch.tensor(values, dtype=DOUBLE)
+
+
+# ----------------------------------------------------------------------------------------------
+# the pointer step
+# ----------------------------------------------------------------------------------------------
+def test_pointer_step_matches_hand_computation():
+    scores = tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
+    chosen = torch.tensor([[False, True, False], [False, False, True]])
+    log_probs = pointer_step(scores, chosen)
+    normaliser = math.log(math.exp(1.0) + math.exp(3.0))
+    assert math.isclose(log_probs[0, 0].item(), 1.0 - normaliser)
+    assert math.isclose(log_probs[0, 2].item(), 3.0 - normaliser)
+    assert log_probs[0, 1].item() == -math.inf  # probability exactly 0
+    assert torch.allclose(log_probs[1, :2], tensor([math.log(0.5)] * 2))
+    assert log_probs[1, 2].item() == -math.inf
+    assert torch.allclose(log_probs.exp().sum(1), torch.ones(2, dtype=DOUBLE))
+
+
+def test_pointer_step_without_mask_is_a_log_softmax():
+    scores = tensor([[1.0, 2.0, 3.0]])
+    normaliser = math.log(math.exp(1.0) + math.exp(2.0) + math.exp(3.0))
+    assert torch.allclose(pointer_step(scores), tensor([[1 - normaliser, 2 - normaliser,
+                                                         3 - normaliser]]))
+    nothing_chosen = torch.zeros(1, 3, dtype=torch.bool)
+    assert torch.equal(pointer_step(scores, nothing_chosen), pointer_step(scores))
+
+
+def test_gradcheck_pointer_step_with_mask():
+    scores = torch.randn(3, 5, dtype=DOUBLE, generator=torch.Generator().manual_seed(0),
+                         requires_grad=True)
+    chosen = torch.tensor([[True, False, False, True, False]] * 3)
+    # the chosen entries are -inf: check the gradient of the finite ones
+    assert torch.autograd.gradcheck(lambda s: pointer_step(s, chosen)[~chosen], (scores,))
+
+
+def test_pointer_step_bad_input():
+    scores = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="chosen"):
+        pointer_step(scores, torch.tensor([[True, True, True], [False, True, True]]))
+    with pytest.raises(TypeError, match="chosen"):
+        pointer_step(scores, torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="chosen"):
+        pointer_step(scores, torch.zeros(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="scores"):
+        pointer_step(torch.zeros(3), None)
+
+
+# ----------------------------------------------------------------------------------------------
+# the model
+# ----------------------------------------------------------------------------------------------
+def test_teacher_forced_forward_matches_torch_lstm_and_the_paper():
+    torch.manual_seed(0)
+    model = PointerNetwork(input_size=2, hidden_size=5).double()
+    encoder, decoder = torch.nn.LSTM(2, 5).double(), torch.nn.LSTMCell(2, 5).double()
+    encoder.load_state_dict(model.encoder.state_dict())
+    decoder.load_state_dict(model.decoder.state_dict())
+    inputs = torch.randn(4, 3, 2, dtype=DOUBLE)
+    targets = torch.stack([torch.randperm(4) for _ in range(3)], dim=1)  # (4, 3)
+    log_probs, pointers = model(inputs, targets)
+    assert torch.equal(pointers, targets)
+
+    e, (h, c) = encoder(inputs)  # (N, B, H)
+    w1, w2, v = model.pointer.key_proj.weight, model.pointer.query_proj.weight, model.pointer.v
+    state, x = (h[0], c[0]), model.start.expand(3, -1)
+    for i in range(4):
+        state = decoder(x, state)
+        d = state[0]  # (B, H)
+        u = torch.tanh(e @ w1.T + d @ w2.T) @ v  # (N, B): u_ij = v^T tanh(W1 e_j + W2 d_i)
+        u = u.T.clone()  # (B, N)
+        for b in range(3):
+            u[b, targets[:i, b]] = -math.inf  # already chosen
+        assert torch.allclose(log_probs[i], torch.log_softmax(u, dim=1))
+        x = inputs[targets[i], torch.arange(3)]
+
+
+def test_greedy_decoding_points_at_every_input_once():
+    torch.manual_seed(1)
+    inputs, _ = sort_numbers(6, 7, seed=1)
+    model = PointerNetwork(1, 16)
+    with torch.no_grad():
+        log_probs, pointers = model(inputs)
+    assert log_probs.shape == (7, 6, 7) and pointers.shape == (7, 6)
+    assert torch.equal(pointers.sort(dim=0).values, torch.arange(7).unsqueeze(1).expand(7, 6))
+    for i in range(7):  # at step i the i earlier choices have probability exactly 0
+        for b in range(6):
+            assert torch.all(log_probs[i, b, pointers[:i, b]] == -math.inf)
+    # decoding is the argmax of the teacher-forced model fed its own choices
+    with torch.no_grad():
+        forced, _ = model(inputs, pointers)
+    assert torch.allclose(forced, log_probs)
+    assert torch.equal(forced.argmax(2), pointers)
+
+
+def test_without_masking_nothing_is_excluded():
+    torch.manual_seed(2)
+    inputs, targets = sort_numbers(3, 5, seed=2)
+    log_probs, _ = PointerNetwork(1, 8, mask_chosen=False)(inputs, targets)
+    assert torch.isfinite(log_probs).all()
+
+
+def test_model_bad_input():
+    model = PointerNetwork(1, 8)
+    inputs, targets = sort_numbers(2, 4)
+    with pytest.raises(ValueError, match="inputs"):
+        model(inputs.expand(-1, -1, 2))
+    with pytest.raises(ValueError, match="targets"):
+        model(inputs, targets[:3])
+    with pytest.raises(TypeError, match="targets"):
+        model(inputs, targets.float())
+    with pytest.raises(ValueError, match="hidden_size"):
+        PointerNetwork(1, 0)
+
+
+def test_pointer_network_learns_to_sort_a_tiny_batch():
+    torch.manual_seed(0)
+    inputs, targets = sort_numbers(8, 5, seed=0)
+    model = PointerNetwork(1, 32)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        log_probs, _ = model(inputs, targets)
+        loss = F.nll_loss(log_probs.flatten(0, 1), targets.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05
+    with torch.no_grad():
+        _, pointers = model(inputs)
+    assert torch.equal(pointers, targets)  # every sequence exactly sorted
