@@ -1,0 +1,16 @@
+"""PyTorch modules written from tensor operations (the recurrent ones drop-in for ``torch.nn``).
+
+- :mod:`.cells`      one time step: `rnn_step`, `lstm_step`, `gru_step` and the cell modules
+- :mod:`.packing`    running a recurrence over a padded or packed batch
+- :mod:`.recurrent`  the multi-layer, bidirectional RNN, LSTM and GRU
+- :mod:`.attention`  additive (Bahdanau), dot-product and bilinear (Luong) attention
+"""
+
+from course_pkg.nn.attention import (
+    AdditiveAttention,
+    BilinearAttention,
+    DotProductAttention,
+    masked_softmax,
+)
+from course_pkg.nn.cells import GRUCell, LSTMCell, RNNCell
+from course_pkg.nn.recurrent import GRU, LSTM, RNN
