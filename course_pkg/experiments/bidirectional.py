@@ -1,0 +1,225 @@
+"""Chapter 7's experiments: reading the future (bidirectional) and stacking layers (depth).
+
+Both train a `course_pkg.models.tagger.RecurrentTagger` on the "bat" sense-tagging task of
+:mod:`course_pkg.data.future_context`, where the tag of an ambiguous word is decided by a cue
+word *after* it:
+
+- `compare_directions`: a one-directional and a bidirectional LSTM tagger with about the same
+  number of parameters, over several seeds. Any causal tagger is capped at
+  `~course_pkg.data.future_context.causal_ceiling`; the bidirectional one is not.
+- `depth_sweep`: the same tagger with 1, 2, 3 stacked layers: parameters, measured time per
+  training step, training and validation accuracy.
+
+Training is full teacher-forced cross-entropy over all tokens, Adam, global-norm clipping, a
+fixed number of steps on minibatches drawn (seeded) from a fixed training set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from course_pkg.data.future_context import TAGS, WORDS, ambiguous_mask, sense_tagging
+from course_pkg.models.tagger import RecurrentTagger
+from course_pkg.training import History, train
+from course_pkg.validation import require_positive_int
+
+__all__ = [
+    "TaggingData",
+    "TaggerRun",
+    "make_tagging_data",
+    "tagging_accuracy",
+    "train_tagger",
+    "compare_directions",
+    "depth_sweep",
+    "format_runs",
+]
+
+
+@dataclass
+class TaggingData:
+    """A training and a validation set of the sense-tagging task, time-major ``(T, N)``."""
+
+    train_words: torch.Tensor
+    train_tags: torch.Tensor
+    validation_words: torch.Tensor
+    validation_tags: torch.Tensor
+
+
+def make_tagging_data(
+    num_train: int = 2000,
+    num_validation: int = 1000,
+    length: int = 16,
+    max_gap: int = 4,
+    seed: int = 0,
+) -> TaggingData:
+    """Training sentences from ``seed``, validation sentences from ``seed + 1`` (disjoint draws)."""
+    train_words, train_tags = sense_tagging(num_train, length, max_gap, seed=seed)
+    validation_words, validation_tags = sense_tagging(num_validation, length, max_gap, seed=seed + 1)
+    return TaggingData(train_words, train_tags, validation_words, validation_tags)
+
+
+@torch.no_grad()
+def tagging_accuracy(model: RecurrentTagger, words: torch.Tensor, tags: torch.Tensor) -> tuple[float, float]:
+    """``(token accuracy, accuracy on the ambiguous words)`` of ``model`` on ``words`` ``(T, N)``."""
+    if tags.shape != words.shape:
+        raise ValueError(f"tags: expected the shape of words {tuple(words.shape)}, got {tuple(tags.shape)}")
+    was_training = model.training
+    model.eval()
+    predicted = model(words).argmax(dim=2)  # (T, N)
+    model.train(was_training)
+    correct = predicted == tags  # (T, N)
+    bats = ambiguous_mask(words)  # (T, N)
+    return correct.float().mean().item(), correct[bats].float().mean().item()
+
+
+@dataclass
+class TaggerRun:
+    """One trained tagger and what was measured on it."""
+
+    num_layers: int
+    bidirectional: bool
+    hidden_size: int
+    seed: int
+    parameters: int
+    history: History
+    train_accuracy: float  # token accuracy on the training set
+    validation_accuracy: float  # token accuracy on the validation set
+    ambiguous_accuracy: float  # validation accuracy on the ambiguous "bat" tokens only
+    ms_per_step: float  # measured wall time of one training step (forward, backward, update)
+    model: RecurrentTagger
+    # (steps so far, training seconds so far, validation accuracy on the ambiguous words)
+    curve: list[tuple[int, float, float]]
+
+    def steps_to(self, accuracy: float = 0.99) -> int | None:
+        """The first measured step at which the ambiguous-word accuracy reached ``accuracy``."""
+        return next((step for step, _, value in self.curve if value >= accuracy), None)
+
+    @property
+    def name(self) -> str:
+        direction = "bidirectional" if self.bidirectional else "one-directional"
+        return f"{direction}, {self.num_layers} layer{'s' if self.num_layers > 1 else ''}, H={self.hidden_size}"
+
+
+def train_tagger(
+    data: TaggingData,
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,  # between stacked layers
+    steps: int = 200,
+    batch_size: int = 64,
+    learning_rate: float = 1e-2,
+    embedding_dim: int = 16,
+    seed: int = 0,
+    cell: str = "lstm",
+    eval_every: int = 25,  # steps between two measurements of the learning curve
+) -> TaggerRun:
+    """Train one tagger with a fixed seed (initial weights and minibatch order) and measure it.
+
+    Training runs in chunks of ``eval_every`` steps; after each chunk the accuracy on the
+    ambiguous validation words is recorded in ``curve`` (the time spent measuring is not counted
+    in the training time).
+    """
+    require_positive_int("steps", steps)
+    require_positive_int("batch_size", batch_size)
+    require_positive_int("eval_every", eval_every)
+    torch.manual_seed(seed)
+    model = RecurrentTagger(len(WORDS), len(TAGS), embedding_dim, hidden_size, num_layers,
+                            bidirectional, dropout, cell)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    batch_order = torch.Generator().manual_seed(seed)
+    num_train = data.train_words.shape[1]
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        columns = torch.randint(0, num_train, (batch_size,), generator=batch_order)  # (B,)
+        return data.train_words[:, columns], data.train_tags[:, columns]  # (T, B) each
+
+    def loss_fn(model: RecurrentTagger, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        words, tags = batch
+        scores = model(words)  # (T, B, K)
+        return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), tags.reshape(-1))
+
+    history = History()
+    curve = [(0, 0.0, tagging_accuracy(model, data.validation_words, data.validation_tags)[1])]
+    while len(history.losses) < steps:
+        chunk = train(model, next_batch, loss_fn, optimizer, min(eval_every, steps - len(history.losses)),
+                      clip_norm=1.0, seed=seed if not history.losses else None, progress=False)
+        history.losses += chunk.losses
+        history.grad_norms += chunk.grad_norms
+        history.seconds += chunk.seconds
+        _, ambiguous = tagging_accuracy(model, data.validation_words, data.validation_tags)
+        curve.append((len(history.losses), history.seconds, ambiguous))
+    train_accuracy, _ = tagging_accuracy(model, data.train_words, data.train_tags)
+    validation_accuracy, ambiguous_accuracy = tagging_accuracy(
+        model, data.validation_words, data.validation_tags)
+    return TaggerRun(
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        hidden_size=hidden_size,
+        seed=seed,
+        parameters=sum(p.numel() for p in model.parameters()),
+        history=history,
+        train_accuracy=train_accuracy,
+        validation_accuracy=validation_accuracy,
+        ambiguous_accuracy=ambiguous_accuracy,
+        ms_per_step=1000 * history.seconds / len(history.losses),
+        model=model,
+        curve=curve,
+    )
+
+
+def compare_directions(
+    data: TaggingData,
+    seeds: Sequence[int] = (0, 1),
+    one_directional_hidden: int = 37,  # about as many parameters as ...
+    bidirectional_hidden: int = 24,  # ... two directions of 24 units
+    **training: object,
+) -> list[TaggerRun]:
+    """A one-directional and a bidirectional one-layer tagger of similar size, per seed.
+
+    Returns the runs in the order (uni, bi) for each seed; ``training`` goes to `train_tagger`.
+    """
+    runs = []
+    for seed in seeds:
+        runs.append(train_tagger(data, one_directional_hidden, bidirectional=False, seed=seed, **training))
+        runs.append(train_tagger(data, bidirectional_hidden, bidirectional=True, seed=seed, **training))
+    return runs
+
+
+def depth_sweep(
+    data: TaggingData,
+    depths: Sequence[int] = (1, 2, 3),
+    hidden_size: int = 24,
+    bidirectional: bool = True,
+    dropout: float = 0.0,
+    seed: int = 0,
+    **training: object,
+) -> list[TaggerRun]:
+    """The same tagger with each number of stacked layers in ``depths`` (same seed, same steps)."""
+    return [
+        train_tagger(data, hidden_size, num_layers=depth, bidirectional=bidirectional,
+                     dropout=dropout if depth > 1 else 0.0, seed=seed, **training)
+        for depth in depths
+    ]
+
+
+def _steps_text(steps: int | None) -> str:
+    return "not reached" if steps is None else str(steps)
+
+
+def format_runs(runs: Sequence[TaggerRun]) -> str:
+    """An aligned text table of runs, one row each; "bat acc" is the validation accuracy on the
+    ambiguous words, "steps to 99%" the first measured step where it reached 0.99."""
+    header = (f"{'model':<34} {'seed':>4} {'params':>6} {'ms/step':>7} {'train acc':>9} "
+              f"{'valid acc':>9} {'bat acc':>7} {'steps to 99%':>12}")
+    rows = [
+        f"{run.name:<34} {run.seed:>4} {run.parameters:>6} {run.ms_per_step:>7.1f} "
+        f"{run.train_accuracy:>9.3f} {run.validation_accuracy:>9.3f} {run.ambiguous_accuracy:>7.3f} "
+        f"{_steps_text(run.steps_to(0.99)):>12}"
+        for run in runs
+    ]
+    return "\n".join([header, "-" * len(header)] + rows)

@@ -1,0 +1,121 @@
+"""Chapter 7 widget: which words can the tag at position t depend on?
+
+A slider over the positions ``t`` of one sentence. For each position the view shows
+
+- the words the forward direction has read (``x_1 .. x_t``) and the words the backward direction
+  has read (``x_t .. x_T``);
+- for a one-directional and a bidirectional tagger (`course_pkg.models.tagger.RecurrentTagger`),
+  the *sensitivity* of the tag scores at ``t`` to each word ``s``: the Frobenius norm of the
+  Jacobian ``d scores_t / d e_s`` of the ``K`` tag scores with respect to the embedding ``e_s``
+  of word ``s`` (`context_sensitivity`). For the one-directional tagger it is exactly 0 for every
+  ``s > t``: no path leads from a later word to an earlier output;
+- both taggers' predicted tag and its probability at ``t``.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from course_pkg.data.future_context import TAGS, WORDS
+from course_pkg.models.tagger import RecurrentTagger
+from course_pkg.widgets.precomputed import precomputed_slider
+
+__all__ = ["context_sensitivity", "context_widget"]
+
+
+def context_sensitivity(tagger: RecurrentTagger, words: torch.Tensor) -> np.ndarray:
+    """``S[t, s] = || d scores_t / d e_s ||_F`` for one sentence ``words`` ``(T,)``: shape ``(T, T)``.
+
+    Computed by backpropagation, one tag score at a time (K backward passes per position).
+    """
+    words = torch.as_tensor(words)
+    if words.ndim != 1:
+        raise ValueError(f"words: expected a 1-D sentence (T,) of word ids, got shape {tuple(words.shape)}")
+    was_training = tagger.training
+    tagger.eval()
+    embedded = tagger.embed(words[:, None]).detach().requires_grad_(True)  # (T, 1, E)
+    scores = tagger.scores_from_embeddings(embedded)[:, 0]  # (T, K)
+    length, num_tags = scores.shape
+    squared = torch.zeros(length, length, dtype=torch.float64)  # (T out, T in)
+    for t in range(length):
+        for k in range(num_tags):
+            (grad,) = torch.autograd.grad(scores[t, k], embedded, retain_graph=True)  # (T, 1, E)
+            squared[t] += grad[:, 0].double().pow(2).sum(dim=1)
+    tagger.train(was_training)
+    return squared.sqrt().numpy()
+
+
+def _cell(word: str, shade: float, colour: str) -> str:
+    """A table cell whose background is ``colour`` at opacity ``shade`` in [0, 1]."""
+    return (f"<td style='padding:2px 6px;background:rgba({colour},{shade:.2f})'>"
+            f"{html.escape(word)}</td>")
+
+
+def _render(t: int, sentence: Sequence[str], sensitivities: dict[str, np.ndarray],
+            predictions: dict[str, torch.Tensor], tags: Sequence[str]) -> str:
+    length = len(sentence)
+    blue, orange, green = "31,119,180", "255,127,14", "44,160,44"
+    marked = [f"<b>{html.escape(w)}</b>" if s == t else html.escape(w) for s, w in enumerate(sentence)]
+    rows = [
+        "<tr><th style='text-align:left'>position t</th>"
+        + "".join(f"<td style='padding:2px 6px'>{'&#9660;' if s == t else ''}</td>" for s in range(length))
+        + "</tr>",
+        "<tr><th style='text-align:left'>forward has read</th>"
+        + "".join(_cell(sentence[s], 0.45 if s <= t else 0.0, blue) for s in range(length)) + "</tr>",
+        "<tr><th style='text-align:left'>backward has read</th>"
+        + "".join(_cell(sentence[s], 0.45 if s >= t else 0.0, orange) for s in range(length)) + "</tr>",
+    ]
+    summary = []
+    for name, sensitivity in sensitivities.items():
+        row = sensitivity[t]  # (T,)
+        largest = row.max() if row.max() > 0 else 1.0
+        rows.append(f"<tr><th style='text-align:left'>{html.escape(name)}: sensitivity</th>"
+                    + "".join(_cell(f"{value:.3g}", value / largest, green) for value in row) + "</tr>")
+        probs = predictions[name][t]  # (K,)
+        best = int(probs.argmax())
+        summary.append(f"{html.escape(name)} tags it <b>{html.escape(tags[best])}</b> "
+                       f"(p = {probs[best]:.2f})")
+    header = f"<div>word {t + 1} of {length}: {' '.join(marked)}</div>"
+    table = ("<table class='cp-context' style='border-collapse:collapse;font-family:monospace;"
+             "font-size:85%'>" + "".join(rows) + "</table>")
+    return header + table + "<div>" + "; ".join(summary) + "</div>"
+
+
+def context_widget(
+    one_directional: RecurrentTagger,
+    bidirectional: RecurrentTagger,
+    sentence: str | Sequence[str] = "he saw a bat near the cave",
+    vocabulary: Sequence[str] = WORDS,
+    tags: Sequence[str] = TAGS,
+):
+    """A slider over the positions of ``sentence`` (at most 10 words): context read by each
+    direction, and the sensitivity of each tagger's scores at that position to every word."""
+    tokens = sentence.split() if isinstance(sentence, str) else list(sentence)
+    if not 1 <= len(tokens) <= 10:
+        raise ValueError(f"sentence: expected between 1 and 10 words, got {len(tokens)}")
+    unknown = [w for w in tokens if w not in vocabulary]
+    if unknown:
+        raise ValueError(f"sentence: unknown words {unknown}")
+    words = torch.tensor([list(vocabulary).index(w) for w in tokens])  # (T,)
+    taggers = {"one-directional": one_directional, "bidirectional": bidirectional}
+    sensitivities = {name: context_sensitivity(tagger, words) for name, tagger in taggers.items()}
+    predictions = {}
+    for name, tagger in taggers.items():
+        was_training = tagger.training
+        tagger.eval()
+        with torch.no_grad():
+            predictions[name] = torch.softmax(tagger(words[:, None])[:, 0], dim=1)  # (T, K)
+        tagger.train(was_training)
+    return precomputed_slider(
+        "position t",
+        list(range(len(tokens))),
+        lambda t: _render(t, tokens, sensitivities, predictions, tags),
+        labels=[f"{t + 1} {w}" for t, w in enumerate(tokens)],
+        initial=0,
+        caption="<b>What each direction has read</b>, and how strongly each word moves the tag "
+                "scores at position t (green: sensitivity, relative to the largest in the row).",
+    )
