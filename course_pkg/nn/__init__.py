@@ -4,6 +4,9 @@
 - :mod:`.packing`    running a recurrence over a padded or packed batch
 - :mod:`.recurrent`  the multi-layer, bidirectional RNN, LSTM and GRU
 - :mod:`.attention`  additive (Bahdanau), dot-product and bilinear (Luong) attention
+- :mod:`.convlstm`   the convolutional LSTM (Shi et al. 2015)
+- :mod:`.mogrifier`  the Mogrifier LSTM (Melis et al. 2019)
+- :mod:`.sru`        the simple recurrent unit and SRU++ (Lei et al. 2018, 2021)
 """
 
 from course_pkg.nn.attention import (
@@ -13,4 +16,7 @@ from course_pkg.nn.attention import (
     masked_softmax,
 )
 from course_pkg.nn.cells import GRUCell, LSTMCell, RNNCell
+from course_pkg.nn.convlstm import ConvLSTM, ConvLSTMCell
+from course_pkg.nn.mogrifier import MogrifierLSTM, MogrifierLSTMCell
 from course_pkg.nn.recurrent import GRU, LSTM, RNN
+from course_pkg.nn.sru import SRU, SRUpp
