@@ -62,10 +62,8 @@ def adding_problem(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` examples of the adding problem of length ``T = length`` (see the module doc).
 
-    Returns:
-        x: (T, n, 2) (or (n, T, 2) with ``batch_first``), channel 0 the values in [0, 1),
-           channel 1 the two markers;
-        y: (n,) the sum of the two marked values.
+    Returns ``(x, y)``: ``x`` is (T, n, 2) (or (n, T, 2) with ``batch_first``), channel 0 the
+    values in [0, 1), channel 1 the two markers; ``y`` is (n,), the sum of the two marked values.
     """
     require_positive_int("n", n)
     require_positive_int("length", length)

@@ -61,10 +61,10 @@ def _require_frames(name: str, frames: Tensor, channels: int, size: int | None,
 
 
 class FrameEncoder(nn.Module):
-    """A small CNN: (N, C, S, S) -> (N, F), S a multiple of 4 (e.g. 8 or 16)::
+    """A small CNN: (N, C, S, S) -> (N, F), S a multiple of 4 (e.g. 8 or 16).
 
-        conv 3x3 (C -> k) - ReLU - max-pool 2 - conv 3x3 (k -> 2k) - ReLU - max-pool 2
-        - flatten (2k * S/4 * S/4) - linear (-> F) - ReLU
+    Layers: conv 3x3 (C -> k), ReLU, max-pool 2, conv 3x3 (k -> 2k), ReLU, max-pool 2,
+    flatten (2k * S/4 * S/4), linear (-> F), ReLU.
     """
 
     def __init__(self, in_channels: int = 1, frame_size: int = 8, feature_size: int = 32,

@@ -14,7 +14,7 @@ The relative error used throughout the course is::
     relative_error(a, b) = max|a - b| / max(1e-8, max(|a| + |b|))
 
 i.e. the largest difference measured against the scale of the whole array. CS231n divides
-element by element instead (max of |a_k - b_k| / max(1e-8, |a_k| + |b_k|)); that version is
+element by element instead (``max_k |a_k - b_k| / max(1e-8, |a_k| + |b_k|)``); that version is
 dominated by entries that are zero up to rounding (a relu that is off, a bias that feeds
 nothing), where any two correct gradients disagree completely, so it is not used here.
 Thresholds in float64: below 1e-7 for a backward pass checked against finite differences,
