@@ -1,0 +1,321 @@
+"""Chapter 11's experiment: a memory network and an LSTM answer bAbI-style task-1 questions.
+
+Both models see the same 1000 generated stories (`course_pkg.data.babi`, "Where is X?" answered by
+X's latest place) and get the same training budget: the same number of Adam steps on minibatches
+of the same size, drawn in the same seeded order.
+
+- The memory network (`~course_pkg.models.memory_network.EndToEndMemoryNetwork`, Sukhbaatar et al.
+  2015) keeps every sentence as a memory and attends over them with the question.
+- The `StoryReader` reads the story and the question word by word, as one flat sequence
+  (`~course_pkg.data.babi.flatten_stories`), and answers from its last state.
+
+Besides the test error, the experiment measures where the memory network looks: for every hop,
+how often its largest attention weight falls on the supporting fact (`supporting_fact_rates`),
+and how the errors spread over the *age* of the supporting fact (`error_by_age`), i.e. how many
+sentences were told after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_pkg.data.babi import (
+    PAD,
+    VOCABULARY,
+    BabiBatch,
+    BabiStory,
+    encode_stories,
+    flatten_stories,
+    generate_stories,
+)
+from course_pkg.models.memory_network import EndToEndMemoryNetwork
+from course_pkg.training import History, train
+from course_pkg.validation import require_positive_int
+
+__all__ = [
+    "BabiData",
+    "make_babi_data",
+    "StoryReader",
+    "QARun",
+    "train_memory_network",
+    "train_story_reader",
+    "memory_network_error",
+    "story_reader_error",
+    "hop_attention",
+    "supporting_fact_rates",
+    "error_by_age",
+    "format_runs",
+]
+
+
+@dataclass
+class BabiData:
+    """A training and a test set of task-1 stories: as text, as tensors, and flattened."""
+
+    train_stories: list[BabiStory]
+    test_stories: list[BabiStory]
+    train: BabiBatch  # stories (N, S, W), questions (N, Wq), answers, supporting, lengths
+    test: BabiBatch
+    train_tokens: Tensor  # (T, N) int64: story words then question words, 0-padded
+    train_token_lengths: Tensor  # (N,) int64
+    test_tokens: Tensor
+    test_token_lengths: Tensor
+
+
+def _pad_words(batch: BabiBatch, width: int) -> BabiBatch:
+    """Pad the sentences of ``batch`` with 0 to ``width`` words (the position encoding of the
+    memory network depends on the padded width, so training and test must share it)."""
+    extra = width - batch.stories.shape[2]
+    if extra == 0:
+        return batch
+    return batch._replace(stories=F.pad(batch.stories, (0, extra), value=PAD))
+
+
+def make_babi_data(
+    num_train: int = 1000,
+    num_test: int = 1000,
+    max_sentences: int = 10,  # stories have 2..max_sentences sentences
+    seed: int = 0,
+) -> BabiData:
+    """Training stories from ``seed``, test stories from ``seed + 1`` (independent draws)."""
+    require_positive_int("num_train", num_train)
+    require_positive_int("num_test", num_test)
+    require_positive_int("max_sentences", max_sentences)
+    if max_sentences < 2:
+        raise ValueError(f"max_sentences: expected at least 2, got {max_sentences}")
+    train_stories = generate_stories(num_train, max_sentences=max_sentences, seed=seed)
+    test_stories = generate_stories(num_test, max_sentences=max_sentences, seed=seed + 1)
+    train_batch = encode_stories(train_stories, max_sentences)
+    test_batch = encode_stories(test_stories, max_sentences)
+    width = max(train_batch.stories.shape[2], test_batch.stories.shape[2])
+    train_batch, test_batch = _pad_words(train_batch, width), _pad_words(test_batch, width)
+    train_tokens, train_token_lengths = flatten_stories(train_batch)
+    test_tokens, test_token_lengths = flatten_stories(test_batch)
+    return BabiData(train_stories, test_stories, train_batch, test_batch,
+                    train_tokens, train_token_lengths, test_tokens, test_token_lengths)
+
+
+class StoryReader(nn.Module):
+    """An LSTM that reads a story and its question word by word and answers from its last state.
+
+    ``logits = W h_{T_b} + b`` where ``h_{T_b}`` is the state after the last real word of sequence
+    b (the padding after it is never read into the answer).
+
+    Args:
+        vocab_size: V word ids (0 is padding).
+        embedding_size: E.
+        hidden_size: H.
+        answer_size: number of answer classes (default V).
+        lstm: the LSTM class, ``torch.nn.LSTM`` or its drop-in ``course_pkg.nn.LSTM`` (same
+            initialisation and numbers; torch's own is faster on long sequences).
+    """
+
+    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int,
+                 answer_size: int | None = None, lstm: type[nn.Module] = nn.LSTM):
+        super().__init__()
+        require_positive_int("vocab_size", vocab_size)
+        require_positive_int("embedding_size", embedding_size)
+        require_positive_int("hidden_size", hidden_size)
+        answer_size = vocab_size if answer_size is None else answer_size
+        require_positive_int("answer_size", answer_size)
+        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=PAD)
+        self.lstm = lstm(embedding_size, hidden_size)
+        self.answer = nn.Linear(hidden_size, answer_size)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """tokens (T, B) int64, lengths (B,) of the real words -> answer logits (B, answer_size)."""
+        if tokens.ndim != 2 or tokens.dtype != torch.int64:
+            raise ValueError(f"tokens: expected a (T, B) int64 tensor of word ids, got shape "
+                             f"{tuple(tokens.shape)} and dtype {tokens.dtype}")
+        if tuple(lengths.shape) != (tokens.shape[1],):
+            raise ValueError(f"lengths: expected shape ({tokens.shape[1]},) (one per sequence), "
+                             f"got {tuple(lengths.shape)}")
+        if int(lengths.min()) < 1 or int(lengths.max()) > tokens.shape[0]:
+            raise ValueError(f"lengths: expected values in [1, {tokens.shape[0]}], got "
+                             f"min {int(lengths.min())} and max {int(lengths.max())}")
+        states, _ = self.lstm(self.embedding(tokens))  # (T, B, H)
+        last = states[lengths - 1, torch.arange(tokens.shape[1])]  # (B, H)
+        return self.answer(last)  # (B, answer_size)
+
+
+@dataclass
+class QARun:
+    """One trained question-answering model and what was measured on it."""
+
+    name: str
+    model: nn.Module
+    parameters: int
+    history: History  # losses per step and the training time
+    train_error: float  # fraction of wrong answers on the training stories
+    test_error: float  # fraction of wrong answers on the test stories
+
+    @property
+    def seconds(self) -> float:
+        return self.history.seconds
+
+
+@torch.no_grad()
+def _wrong_answers(logits_fn: Callable[[], Tensor], model: nn.Module, answers: Tensor) -> Tensor:
+    """(N,) bool, True where the model's answer (argmax of its logits, eval mode) is wrong."""
+    was_training = model.training
+    model.eval()
+    try:
+        return logits_fn().argmax(dim=1) != answers
+    finally:
+        model.train(was_training)
+
+
+def memory_network_error(model: EndToEndMemoryNetwork, batch: BabiBatch) -> float:
+    """Fraction of the questions of ``batch`` the memory network answers wrongly."""
+    wrong = _wrong_answers(lambda: model(batch.stories, batch.questions), model, batch.answers)
+    return wrong.float().mean().item()
+
+
+def story_reader_error(model: StoryReader, tokens: Tensor, lengths: Tensor,
+                       answers: Tensor) -> float:
+    """Fraction of the flattened stories ``tokens`` (T, N) the reader answers wrongly."""
+    if tuple(answers.shape) != (tokens.shape[1],):
+        raise ValueError(f"answers: expected shape ({tokens.shape[1]},), "
+                         f"got {tuple(answers.shape)}")
+    return _wrong_answers(lambda: model(tokens, lengths), model, answers).float().mean().item()
+
+
+def _minibatches(num_examples: int, batch_size: int, seed: int) -> Callable[[], Tensor]:
+    """A function returning the indices (batch_size,) of the next minibatch, drawn with
+    replacement from a generator seeded with ``seed``: both models see the same order."""
+    order = torch.Generator().manual_seed(seed)
+    return lambda: torch.randint(0, num_examples, (batch_size,), generator=order)
+
+
+def train_memory_network(
+    data: BabiData,
+    embedding_size: int = 20,  # d
+    hops: int = 3,  # K
+    steps: int = 1000,
+    batch_size: int = 32,
+    learning_rate: float = 1e-2,
+    clip_norm: float = 40.0,  # the paper clips the gradient norm at 40
+    seed: int = 0,
+    position_encoding: bool = True,  # False: a plain bag of words per sentence
+    temporal_encoding: bool = True,  # False: the memories carry no order
+) -> QARun:
+    """Train an `EndToEndMemoryNetwork` with Adam on ``data.train``; measure both errors."""
+    require_positive_int("steps", steps)
+    require_positive_int("batch_size", batch_size)
+    torch.manual_seed(seed)
+    model = EndToEndMemoryNetwork(len(VOCABULARY), embedding_size,
+                                  max_memories=data.train.stories.shape[1], hops=hops,
+                                  position_encoding=position_encoding,
+                                  temporal_encoding=temporal_encoding)
+    next_indices = _minibatches(len(data.train_stories), batch_size, seed)
+    stories, questions, answers = data.train.stories, data.train.questions, data.train.answers
+
+    def loss_fn(model: EndToEndMemoryNetwork, indices: Tensor) -> Tensor:
+        logits = model(stories[indices], questions[indices])  # (B, V)
+        return F.cross_entropy(logits, answers[indices])
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    history = train(model, next_indices, loss_fn, optimizer, steps, clip_norm=clip_norm,
+                    seed=seed, progress=False)
+    name = f"memory network, {hops} hop{'s' if hops > 1 else ''}, d={embedding_size}"
+    if not temporal_encoding:
+        name += ", no temporal enc."
+    if not position_encoding:
+        name += ", no position enc."
+    return QARun(
+        name=name,
+        model=model,
+        parameters=sum(p.numel() for p in model.parameters()),
+        history=history,
+        train_error=memory_network_error(model, data.train),
+        test_error=memory_network_error(model, data.test),
+    )
+
+
+def train_story_reader(
+    data: BabiData,
+    embedding_size: int = 20,
+    hidden_size: int = 50,
+    steps: int = 1000,
+    batch_size: int = 32,
+    learning_rate: float = 1e-2,
+    clip_norm: float = 1.0,
+    seed: int = 0,
+    lstm: type[nn.Module] = nn.LSTM,
+) -> QARun:
+    """Train a `StoryReader` on the flattened training stories, same budget as the memory
+    network (steps, batch size, minibatch order); measure both errors."""
+    require_positive_int("steps", steps)
+    require_positive_int("batch_size", batch_size)
+    torch.manual_seed(seed)
+    model = StoryReader(len(VOCABULARY), embedding_size, hidden_size, lstm=lstm)
+    next_indices = _minibatches(len(data.train_stories), batch_size, seed)
+    tokens, lengths, answers = data.train_tokens, data.train_token_lengths, data.train.answers
+
+    def loss_fn(model: StoryReader, indices: Tensor) -> Tensor:
+        batch_lengths = lengths[indices]  # (B,)
+        batch_tokens = tokens[: int(batch_lengths.max()), indices]  # (T_max, B)
+        return F.cross_entropy(model(batch_tokens, batch_lengths), answers[indices])
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    history = train(model, next_indices, loss_fn, optimizer, steps, clip_norm=clip_norm,
+                    seed=seed, progress=False)
+    return QARun(
+        name=f"LSTM reading the story, H={hidden_size}",
+        model=model,
+        parameters=sum(p.numel() for p in model.parameters()),
+        history=history,
+        train_error=story_reader_error(model, tokens, lengths, answers),
+        test_error=story_reader_error(model, data.test_tokens, data.test_token_lengths,
+                                      data.test.answers),
+    )
+
+
+@torch.no_grad()
+def hop_attention(model: EndToEndMemoryNetwork, batch: BabiBatch) -> Tensor:
+    """The attention of every hop over the sentences, (N, K, S), computed in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        _, attention = model(batch.stories, batch.questions, return_attention=True)
+    finally:
+        model.train(was_training)
+    return attention
+
+
+def supporting_fact_rates(attention: Tensor, supporting: Tensor) -> list[float]:
+    """For each hop k, the fraction of stories whose largest attention weight ``argmax_i p_i``
+    is on the supporting fact. attention (N, K, S), supporting (N,) sentence indices."""
+    if attention.ndim != 3:
+        raise ValueError(f"attention: expected shape (N, K, S), got {tuple(attention.shape)}")
+    if tuple(supporting.shape) != (attention.shape[0],):
+        raise ValueError(f"supporting: expected shape ({attention.shape[0]},) (one index per "
+                         f"story), got {tuple(supporting.shape)}")
+    on_fact = attention.argmax(dim=2) == supporting.unsqueeze(1)  # (N, K)
+    return on_fact.float().mean(dim=0).tolist()
+
+
+def error_by_age(model: EndToEndMemoryNetwork, batch: BabiBatch) -> list[tuple[int, int, int]]:
+    """``(age, questions, wrong answers)`` for every age of the supporting fact in ``batch``.
+
+    The age of the supporting fact is the number of sentences told after it (0: the last one).
+    """
+    wrong = _wrong_answers(lambda: model(batch.stories, batch.questions), model, batch.answers)
+    ages = batch.lengths - 1 - batch.supporting  # (N,)
+    return [(age, int((ages == age).sum()), int(wrong[ages == age].sum()))
+            for age in sorted(set(ages.tolist()))]
+
+
+def format_runs(runs: Sequence[QARun]) -> str:
+    """An aligned text table: model, parameters, training time, training and test error."""
+    width = max([len("model")] + [len(run.name) for run in runs])
+    header = (f"{'model':<{width}} {'params':>7} {'seconds':>7} {'train error':>11} "
+              f"{'test error':>10}")
+    rows = [f"{run.name:<{width}} {run.parameters:>7} {run.seconds:>7.1f} "
+            f"{100 * run.train_error:>10.1f}% {100 * run.test_error:>9.1f}%" for run in runs]
+    return "\n".join([header, "-" * len(header), *rows])

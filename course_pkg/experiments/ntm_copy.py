@@ -1,0 +1,221 @@
+"""Chapter 12's experiment: the copy task of Graves, Wayne & Danihelka (2014), scaled to a CPU.
+
+A network reads ``L`` random binary vectors, then a delimiter, and must write the ``L`` vectors
+back out (`course_pkg.data.algorithmic.ntm_copy_task`). We train on short sequences only
+(lengths ``min_length..max_length``, drawn at random for each minibatch) and then test on longer
+ones. Two models of about the same number of parameters get the same steps and minibatches:
+
+- the `~course_pkg.models.ntm.NeuralTuringMachine` (`make_ntm`), an LSTM-cell controller with a
+  memory matrix it addresses by content and by location;
+- a `CopyLSTM` (`make_copy_lstm`), an LSTM layer with a linear read-out, which has to hold the
+  whole sequence in its state.
+
+The loss is the binary cross-entropy of the logits against the target bits on the output steps
+only (the loss mask); the score is the **bit error**, the fraction of output bits whose
+thresholded prediction (logit > 0) is wrong (`bit_error`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_pkg.data.algorithmic import ntm_copy_task
+from course_pkg.models.ntm import NeuralTuringMachine
+from course_pkg.training import History, train
+from course_pkg.validation import require_positive_int
+
+__all__ = [
+    "CopyBatch",
+    "CopyLSTM",
+    "CopyRun",
+    "copy_batches",
+    "copy_loss",
+    "make_ntm",
+    "make_copy_lstm",
+    "count_parameters",
+    "matching_lstm_size",
+    "train_copier",
+    "bit_error",
+    "format_bit_errors",
+]
+
+#: One copy-task minibatch: inputs (T, B, bits+1), targets (T, B, bits), loss mask (T, B).
+CopyBatch = tuple[Tensor, Tensor, Tensor]
+
+
+class CopyLSTM(nn.Module):
+    """The baseline: ``logits_t = W h_t + b`` on top of one LSTM layer, for every step t.
+
+    ``forward(inputs (T, B, bits+1)) -> logits (T, B, bits)``, the same interface as the NTM.
+    ``lstm`` is ``torch.nn.LSTM`` or its drop-in ``course_pkg.nn.LSTM``.
+    """
+
+    def __init__(self, input_size: int, output_size: int, hidden_size: int,
+                 lstm: type[nn.Module] = nn.LSTM):
+        super().__init__()
+        require_positive_int("input_size", input_size)
+        require_positive_int("output_size", output_size)
+        require_positive_int("hidden_size", hidden_size)
+        self.input_size = input_size
+        self.lstm = lstm(input_size, hidden_size)
+        self.output = nn.Linear(hidden_size, output_size)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        if inputs.ndim != 3 or inputs.shape[2] != self.input_size:
+            raise ValueError(f"inputs: expected shape (T, B, {self.input_size}) (time-major), "
+                             f"got {tuple(inputs.shape)}")
+        states, _ = self.lstm(inputs)  # (T, B, H)
+        return self.output(states)  # (T, B, O)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of trainable numbers in ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def make_ntm(bits: int = 4, controller_size: int = 32, memory_slots: int = 32,
+             memory_width: int = 8, seed: int = 0) -> NeuralTuringMachine:
+    """An NTM for ``bits``-bit copying (input ``bits + 1`` with the delimiter), seeded."""
+    require_positive_int("bits", bits)
+    torch.manual_seed(seed)
+    return NeuralTuringMachine(bits + 1, bits, controller_size=controller_size,
+                               memory_slots=memory_slots, memory_width=memory_width)
+
+
+def matching_lstm_size(parameters: int, bits: int = 4) -> int:
+    """The hidden size H whose `CopyLSTM` has the number of parameters closest to ``parameters``.
+
+    One LSTM layer has ``4H(D + H) + 8H`` parameters (D = bits + 1), the read-out ``(H + 1) bits``.
+    """
+    require_positive_int("parameters", parameters)
+    require_positive_int("bits", bits)
+    inputs = bits + 1
+
+    def size(hidden: int) -> int:
+        return 4 * hidden * (inputs + hidden) + 8 * hidden + (hidden + 1) * bits
+
+    hidden = 1
+    while size(hidden + 1) <= parameters:
+        hidden += 1
+    return min((hidden, hidden + 1), key=lambda h: abs(size(h) - parameters))
+
+
+def make_copy_lstm(bits: int = 4, hidden_size: int = 40, seed: int = 0,
+                   lstm: type[nn.Module] = nn.LSTM) -> CopyLSTM:
+    """A `CopyLSTM` for ``bits``-bit copying, seeded."""
+    require_positive_int("bits", bits)
+    torch.manual_seed(seed)
+    return CopyLSTM(bits + 1, bits, hidden_size, lstm=lstm)
+
+
+def copy_batches(batch_size: int = 32, min_length: int = 1, max_length: int = 5, bits: int = 4,
+                 seed: int = 0) -> Callable[[], CopyBatch]:
+    """A function that returns a fresh copy-task minibatch at each call.
+
+    Each minibatch has one length, uniform on ``min_length..max_length``, and fresh random bits;
+    the lengths and the data come from ``numpy.random.default_rng(seed)``, so the stream is the
+    same for every model trained with the same seed.
+    """
+    require_positive_int("batch_size", batch_size)
+    require_positive_int("min_length", min_length)
+    require_positive_int("max_length", max_length)
+    require_positive_int("bits", bits)
+    if max_length < min_length:
+        raise ValueError(f"max_length: expected >= min_length = {min_length}, got {max_length}")
+    rng = np.random.default_rng(seed)
+
+    def next_batch() -> CopyBatch:
+        length = int(rng.integers(min_length, max_length + 1))
+        return ntm_copy_task(batch_size, length, bits=bits, seed=int(rng.integers(2**31)))
+
+    return next_batch
+
+
+def copy_loss(model: nn.Module, batch: CopyBatch) -> Tensor:
+    """Mean binary cross-entropy of the logits on the output steps (where ``mask`` is True)."""
+    inputs, targets, mask = batch
+    logits = model(inputs)  # (T, B, bits)
+    return F.binary_cross_entropy_with_logits(logits[mask], targets[mask])
+
+
+@dataclass
+class CopyRun:
+    """One trained copier and its training history."""
+
+    name: str
+    model: nn.Module
+    parameters: int
+    history: History
+
+    @property
+    def seconds(self) -> float:
+        return self.history.seconds
+
+
+def train_copier(
+    model: nn.Module,
+    name: str,
+    steps: int = 600,
+    batch_size: int = 32,
+    min_length: int = 1,
+    max_length: int = 5,  # the longest sequence seen in training
+    bits: int = 4,
+    learning_rate: float = 5e-3,
+    clip_norm: float = 10.0,
+    seed: int = 0,
+) -> CopyRun:
+    """Train ``model`` (an NTM or a `CopyLSTM`) with Adam on `copy_batches` from ``seed``."""
+    require_positive_int("steps", steps)
+    batches = copy_batches(batch_size, min_length, max_length, bits, seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    history = train(model, batches, copy_loss, optimizer, steps, clip_norm=clip_norm, seed=seed,
+                    progress=False)
+    return CopyRun(name, model, count_parameters(model), history)
+
+
+@torch.no_grad()
+def bit_error(model: nn.Module, length: int, bits: int = 4, num_sequences: int = 200,
+              seed: int = 10_000) -> float:
+    """Fraction of wrong output bits on ``num_sequences`` fresh sequences of ``length`` vectors.
+
+    A bit is predicted as 1 where the logit is positive. The test data come from ``seed + length``
+    (training streams use small seeds, so test sequences are new ones).
+    """
+    require_positive_int("length", length)
+    require_positive_int("num_sequences", num_sequences)
+    inputs, targets, mask = ntm_copy_task(num_sequences, length, bits=bits, seed=seed + length)
+    was_training = model.training
+    model.eval()
+    try:
+        predicted = (model(inputs)[mask] > 0).to(targets.dtype)  # (L * n, bits)
+    finally:
+        model.train(was_training)
+    return (predicted != targets[mask]).float().mean().item()
+
+
+def format_bit_errors(errors: dict[str, Sequence[float]], lengths: Sequence[int],
+                      trained_up_to: int) -> str:
+    """A table: one row per test length, one column of bit errors (in %) per model.
+
+    ``errors[name][i]`` is the bit error of model ``name`` at ``lengths[i]``; lengths beyond
+    ``trained_up_to`` are marked as never seen in training.
+    """
+    names = list(errors)
+    for name in names:
+        if len(errors[name]) != len(lengths):
+            raise ValueError(f"errors: expected {len(lengths)} values for {name!r} (one per "
+                             f"length), got {len(errors[name])}")
+    widths = [max(len(name), 8) for name in names]
+    header = f"{'length':>6}  " + "  ".join(f"{name:>{w}}" for name, w in zip(names, widths))
+    rows = []
+    for i, length in enumerate(lengths):
+        cells = "  ".join(f"{100 * errors[name][i]:>{w - 1}.2f}%" for name, w in zip(names, widths))
+        note = "" if length <= trained_up_to else "  (longer than any training sequence)"
+        rows.append(f"{length:>6}  {cells}{note}")
+    return "\n".join([header, "-" * len(header), *rows])

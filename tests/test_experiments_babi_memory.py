@@ -1,0 +1,141 @@
+"""course_pkg.experiments.babi_memory: errors, attention rates and ages are measured right, and
+both models learn something in a few dozen steps."""
+
+import pytest
+import torch
+from torch import nn
+
+from course_pkg.data.babi import VOCABULARY
+from course_pkg.experiments.babi_memory import (
+    StoryReader,
+    error_by_age,
+    format_runs,
+    hop_attention,
+    make_babi_data,
+    memory_network_error,
+    story_reader_error,
+    supporting_fact_rates,
+    train_memory_network,
+    train_story_reader,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread (no waiting between threads on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_babi_data(num_train=60, num_test=40, max_sentences=6, seed=3)
+
+
+class FixedAnswers(nn.Module):
+    """A stand-in model whose answers are given: logits one-hot on ``answers``."""
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = answers
+
+    def forward(self, *inputs):
+        return nn.functional.one_hot(self.answers, len(VOCABULARY)).float()  # (N, V)
+
+
+def test_data_shapes_and_independent_train_and_test(data):
+    assert data.train.stories.shape[:2] == (60, 6) and data.test.stories.shape[:2] == (40, 6)
+    assert data.train.stories.shape[2] == data.test.stories.shape[2]  # one position encoding
+    assert data.train_tokens.shape[1] == 60 and data.test_token_lengths.shape == (40,)
+    assert [s.sentences for s in data.train_stories[:5]] != [s.sentences for s in data.test_stories[:5]]
+    # the flattened story is the story's words then the question's words
+    story = data.train_stories[0]
+    words = sum(len(s.split()) for s in story.sentences) + len(story.question.split())
+    assert data.train_token_lengths[0].item() == words
+
+
+def test_errors_of_an_oracle_and_of_a_constant_answer(data):
+    oracle = FixedAnswers(data.test.answers)
+    assert memory_network_error(oracle, data.test) == 0.0
+    kitchen = VOCABULARY.index("kitchen")
+    constant = FixedAnswers(torch.full_like(data.test.answers, kitchen))
+    expected = sum(story.answer != "kitchen" for story in data.test_stories) / len(data.test_stories)
+    assert memory_network_error(constant, data.test) == pytest.approx(expected)
+    assert story_reader_error(constant, data.test_tokens, data.test_token_lengths,
+                              data.test.answers) == pytest.approx(expected)
+
+
+def test_error_by_age_counts_the_ages_of_the_supporting_facts(data):
+    table = error_by_age(FixedAnswers(data.test.answers), data.test)
+    ages = [len(s.sentences) - 1 - s.supporting_fact for s in data.test_stories]
+    assert [(age, count) for age, count, _ in table] == [(a, ages.count(a)) for a in sorted(set(ages))]
+    assert all(wrong == 0 for _, _, wrong in table)
+
+
+def test_supporting_fact_rates_on_hand_made_attention():
+    attention = torch.tensor([
+        [[0.1, 0.7, 0.2], [0.6, 0.3, 0.1]],  # story 0: hop 1 on sentence 1, hop 2 on sentence 0
+        [[0.2, 0.5, 0.3], [0.1, 0.8, 0.1]],  # story 1: both hops on sentence 1
+    ])  # (N=2, K=2, S=3)
+    assert supporting_fact_rates(attention, torch.tensor([1, 1])) == [1.0, 0.5]
+    assert supporting_fact_rates(attention, torch.tensor([0, 2])) == [0.0, 0.5]
+    with pytest.raises(ValueError, match="supporting"):
+        supporting_fact_rates(attention, torch.tensor([1, 1, 1]))
+    with pytest.raises(ValueError, match="attention"):
+        supporting_fact_rates(attention[0], torch.tensor([1, 1]))
+
+
+def test_story_reader_answers_from_the_last_real_word():
+    torch.manual_seed(0)
+    reader = StoryReader(len(VOCABULARY), 5, 7).double()
+    tokens = torch.tensor([[3, 4], [5, 6], [7, 0], [0, 0]])  # (T=4, B=2), lengths 3 and 2
+    lengths = torch.tensor([3, 2])
+    logits = reader(tokens, lengths)  # (2, V)
+    for b in range(2):  # the reference: run the LSTM on the unpadded sequence alone
+        alone = reader.embedding(tokens[: lengths[b], b : b + 1])  # (L_b, 1, E)
+        states, _ = reader.lstm(alone)
+        torch.testing.assert_close(logits[b], reader.answer(states[-1, 0]))
+
+
+def test_memory_network_learns_and_training_is_deterministic(data):
+    first = train_memory_network(data, embedding_size=12, steps=40, batch_size=16, seed=1)
+    again = train_memory_network(data, embedding_size=12, steps=40, batch_size=16, seed=1)
+    assert first.history.losses == again.history.losses and len(first.history.losses) == 40
+    losses = first.history.losses
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    assert first.parameters == sum(p.numel() for p in first.model.parameters())
+    attention = hop_attention(first.model, data.test)
+    assert attention.shape == (40, 3, 6)
+    torch.testing.assert_close(attention.sum(dim=2), torch.ones(40, 3))
+    assert first.model.training  # hop_attention restores the mode
+    unordered = train_memory_network(data, embedding_size=12, steps=1, batch_size=4,
+                                     temporal_encoding=False, position_encoding=False)
+    assert not unordered.model.use_temporal_encoding and not unordered.model.use_position_encoding
+    assert "no temporal enc." in unordered.name and "no position enc." in unordered.name
+
+
+def test_story_reader_learns(data):
+    run = train_story_reader(data, embedding_size=8, hidden_size=12, steps=40, batch_size=16, seed=1)
+    losses = run.history.losses
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    assert 0.0 <= run.test_error <= 1.0 and 0.0 <= run.train_error <= 1.0
+    table = format_runs([run])
+    assert "LSTM reading the story, H=12" in table and str(run.parameters) in table
+
+
+def test_bad_input(data):
+    with pytest.raises(ValueError, match="steps"):
+        train_memory_network(data, steps=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        train_story_reader(data, batch_size=0)
+    with pytest.raises(ValueError, match="max_sentences"):
+        make_babi_data(10, 10, max_sentences=1)
+    reader = StoryReader(len(VOCABULARY), 4, 4)
+    with pytest.raises(ValueError, match="tokens"):
+        reader(torch.zeros(3, 2), torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="lengths"):
+        reader(torch.ones(3, 2, dtype=torch.int64), torch.tensor([1, 4]))
+    with pytest.raises(ValueError, match="answers"):
+        story_reader_error(reader, data.test_tokens, data.test_token_lengths, data.test.answers[:3])
