@@ -55,7 +55,7 @@ test: book browser
 
 # Unit tests only (no book build, no browser): the quick loop while developing.
 unit: $(SETUP_STAMP)
-	$(PY) -m pytest -m "not book and not browser"
+	$(PY) -m pytest -m "not book and not browser and not pipeline"
 
 clean:
 	rm -rf _build

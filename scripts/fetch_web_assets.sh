@@ -21,6 +21,8 @@ mkdir -p "$dest/static/mathjax/output/chtml/fonts" "$dest/static/mathjax/input/t
          "$dest/static/widgets/html-manager/dist"
 # MathJax: the combined TeX -> CommonHTML component, its web fonts and the on-demand TeX extensions.
 cp "$mods/mathjax/es5/tex-mml-chtml.js" "$dest/static/mathjax/"
+# The self-contained SVG build, inlined into nbgrader's feedback pages (offline math there too).
+cp "$mods/mathjax/es5/tex-svg.js" "$dest/static/mathjax/"
 cp -r "$mods/mathjax/es5/output/chtml/fonts/woff-v2" "$dest/static/mathjax/output/chtml/fonts/"
 cp -r "$mods/mathjax/es5/input/tex/extensions" "$dest/static/mathjax/input/tex/"
 cp -r "$mods/mathjax/es5/a11y" "$mods/mathjax/es5/sre" "$mods/mathjax/es5/ui" "$dest/static/mathjax/"

@@ -1,0 +1,132 @@
+"""How fast is autograding? Seconds per submission, per assignment, on a copy of the course.
+
+For each assignment, N submissions are generated from the source notebook (the solution, and
+the solution with one of a few typical mistakes, in turn), and autograded by
+
+- ``pipeline``: ``course_pkg.grading.pipeline`` (one forked ``nbgrader autograde --student``
+  per submission, ``--jobs`` at a time, writing to one SQLite gradebook with a busy timeout);
+- ``serial`` (with ``--serial``): plain ``nbgrader autograde <assignment>``, one process for all.
+
+Targets (issue 4): under 10 s per submission per assignment on 2 cores, and 30 submissions of
+one assignment in under 3 minutes. Run from the repository root::
+
+    python benchmarks/autograde_speed.py --submissions 30 --jobs 2 --assignments rnn_bptt
+    python benchmarks/autograde_speed.py --submissions 6 --serial      # all three, both ways
+
+The machine is shared and noisy: compare numbers measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import nbformat
+
+from course_pkg.grading import pipeline
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MISTAKES = {  # one typical mistake per assignment, applied to every other submission
+    "rnn_bptt": ("rnn_step_forward", "+ h_prev @ weight_hh.T + bias_hh", "+ h_prev @ weight_hh.T"),
+    "gated_cells": ("gru_step_forward", "h_t = (1.0 - z) * n + z * h_prev",
+                    "h_t = z * n + (1.0 - z) * h_prev"),
+    "char_lm": ("sample_next", "scaled = logits / temperature", "scaled = logits * temperature"),
+}
+
+
+def _solution_code(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+
+
+def make_submissions(course: pathlib.Path, assignment: str, count: int) -> list[str]:
+    release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
+    source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", 4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: _solution_code(c.source)
+               for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    grade_id, old, new = MISTAKES[assignment]
+    students = []
+    for number in range(count):
+        notebook = nbformat.from_dict(release)
+        for cell in notebook.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution"):
+                cell.source = answers[meta["grade_id"]]
+                if number % 2 and meta["grade_id"] == grade_id:
+                    cell.source = cell.source.replace(old, new)
+        student = f"student{number:03d}"
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, folder / f"{assignment}.ipynb")
+        students.append(student)
+    return students
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=30, help="per assignment")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--assignments", nargs="+", default=sorted(MISTAKES))
+    parser.add_argument("--serial", action="store_true", help="also time plain nbgrader")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary course")
+    args = parser.parse_args()
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="autograde-speed-"))
+    course = work / "assignments"
+    course.mkdir()
+    shutil.copy(ROOT / "assignments" / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "assignments" / "source", course / "source")
+    env = pipeline.child_environment()
+    for name in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "MPLCONFIGDIR"):
+        env[name] = str(work / "runtime" / name.lower())
+        os.makedirs(env[name], exist_ok=True)
+        os.environ[name] = env[name]
+    nbgrader = [str(pathlib.Path(sys.executable).with_name("nbgrader"))]
+
+    rows = []
+    for assignment in args.assignments:
+        subprocess.run(nbgrader + ["generate_assignment", assignment, "--force"], cwd=course,
+                       env=env, check=True, capture_output=True)
+        students = make_submissions(course, assignment, args.submissions)
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        results = pipeline.autograde(course, assignment, jobs=args.jobs)
+        seconds = time.perf_counter() - start
+        failed = sum(not r.ok for r in results)
+        cpu = sum(r.cpu_seconds for r in results)
+        rows.append((assignment, "pipeline", args.jobs, len(students), seconds, cpu, failed, load))
+        if args.serial:
+            load = os.getloadavg()[0]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(nbgrader + ["autograde", assignment, "--force"], cwd=course, env=env,
+                           capture_output=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            rows.append((assignment, "serial nbgrader", 1, len(students),
+                         time.perf_counter() - start, cpu, 0, load))
+
+    print(f"\n{'assignment':<12} {'runner':<16} {'jobs':>4} {'n':>4} {'total s':>8} "
+          f"{'s/submission':>13} {'CPU s/subm.':>12} {'failed':>6} {'load':>5}")
+    for assignment, runner, jobs, count, seconds, cpu, failed, load in rows:
+        print(f"{assignment:<12} {runner:<16} {jobs:>4} {count:>4} {seconds:>8.1f} "
+              f"{seconds / count:>13.2f} {cpu / count:>12.2f} {failed:>6} {load:>5.1f}")
+    print(f"cores: {os.cpu_count()}. 'load' is the 1-minute load average when each run began: "
+          "on a busy machine the wall-clock times grow, the CPU seconds much less; on an idle "
+          "machine with 2 cores and 2 jobs, a submission costs about its CPU seconds / 2.")
+    if args.keep:
+        print(f"course kept in {course}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

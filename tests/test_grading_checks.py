@@ -1,0 +1,175 @@
+"""The checks of assignments 1-3, run in-process on the source notebooks (no nbgrader).
+
+The notebooks' own solutions must earn every point of every part (visible and hidden cases);
+typical mistakes must earn part of them and be named; grading must be deterministic; and the
+references the checks use for sampling and perplexity must agree with outside ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pathlib
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _solution_code(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+
+
+def grade_notebook(assignment: str, edits: dict | None = None, only: tuple = ()
+                   ) -> dict[str, tuple[float, str]]:
+    """Run every nbgrader cell of a source notebook as a kernel would; grade_id -> (score, text).
+
+    ``edits`` maps a solution cell's grade_id to a function of its code (a student's mistake);
+    ``only`` restricts the test cells run (all by default).
+    The course_pkg modules are restored afterwards (test cells re-import them).
+    """
+    notebook = nbformat.read(ROOT / "assignments" / "source" / assignment / f"{assignment}.ipynb", 4)
+    saved = {n: m for n, m in sys.modules.items() if n.split(".")[0] == "course_pkg"}
+    namespace = {"__name__": "__main__"}
+    results = {}
+    try:
+        for number, cell in enumerate(notebook.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta:
+                continue
+            source = cell.source
+            if meta.get("solution"):
+                source = _solution_code(source)
+                if edits and meta["grade_id"] in edits:
+                    source = edits[meta["grade_id"]](source)
+            lines = source.rstrip().splitlines()
+            is_test = meta.get("grade")
+            if is_test and only and meta["grade_id"] not in only:
+                continue
+            if is_test:  # the last line, part.score(), is the cell's result
+                source = "\n".join(lines[:-1]) + "\n__score__ = " + lines[-1]
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                exec(compile(source, f"<cell-{number}>", "exec"), namespace)
+            if is_test:
+                results[meta["grade_id"]] = (namespace["__score__"], printed.getvalue())
+    finally:
+        for name in [n for n in sys.modules if n.split(".")[0] == "course_pkg"]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+    return results
+
+
+def points(assignment: str) -> dict[str, float]:
+    notebook = nbformat.read(ROOT / "assignments" / "source" / assignment / f"{assignment}.ipynb", 4)
+    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+            for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+@pytest.mark.parametrize("assignment", ["rnn_bptt", "gated_cells"])
+def test_the_solutions_earn_every_point(assignment):
+    """(assignment 3's solution is graded by the pipeline test, in its own kernel)"""
+    results = grade_notebook(assignment)
+    assert {k: v[0] for k, v in results.items()} == points(assignment)
+    for grade_id, (_, text) in results.items():
+        assert "✗" not in text, text
+
+
+def test_mistakes_in_assignment_1_are_named_and_cost_part_of_the_points():
+    results = grade_notebook("rnn_bptt", {
+        "rnn_step_forward": lambda s: s.replace("+ h_prev @ weight_hh.T + bias_hh",
+                                                "+ h_prev @ weight_hh.T"),
+        "rnn_forward": lambda s: s.replace(
+            "        h, step_cache = rnn_step_forward(x[t], h, weight_ih, weight_hh, bias_ih, "
+            "bias_hh)\n        out[t] = h",
+            "        out[t] = h\n        h, step_cache = rnn_step_forward(x[t], h, weight_ih, "
+            "weight_hh, bias_ih, bias_hh)"),
+        "numerical_gradient": lambda s: s.replace("gradient[k] = (up - down) / (2 * h)",
+                                                  "gradient[k] = (up - loss()) / h"),
+    })
+    score, text = results["test_rnn_step_forward"]
+    assert 0 < score < 2 and "computed without bias_hh: add bias_hh" in text
+    assert "h_t is wrong at batch row" in text
+    score, text = results["test_rnn_forward"]
+    assert 0 < score < 2 and "off by one in time" in text
+    assert "stand-ins" in text  # diagnosed with a correct rnn_step_forward in place
+    score, text = results["test_rnn_backward"]
+    assert score == 3  # its own code is right: the stand-ins show it
+    score, text = results["test_numerical_gradient"]
+    assert score == 1.0 and "one-sided difference" in text
+    score, text = results["test_rnn_step_backward"]
+    assert "fix rnn_step_forward first" in text
+
+
+def test_mistakes_in_assignment_2_name_the_gate():
+    results = grade_notebook("gated_cells", {
+        "lstm_step_forward": lambda s: s.replace(
+            "g = np.tanh(a[:, 2 * H:3 * H])\n    o = sigmoid(a[:, 3 * H:])",
+            "o = sigmoid(a[:, 2 * H:3 * H])\n    g = np.tanh(a[:, 3 * H:])"),
+        "gru_step_backward": lambda s: s.replace("d_from_h = np.hstack([da_r, da_z, da_n * r])",
+                                                 "d_from_h = np.hstack([da_r, da_z, da_n])"),
+    }, only=("test_lstm_step_forward", "test_gru_step_forward", "test_gru_step_backward"))
+    score, text = results["test_lstm_step_forward"]
+    assert 0 < score < 3 and "in the order i, f, o, g; the layout is i, f, g, o" in text
+    score, text = results["test_gru_step_backward"]
+    assert 0 < score < 4 and "wrong in gate block(s) n; right in r, z" in text
+    assert "the reset gate scales that path" in text
+    assert results["test_gru_step_forward"][0] == 3
+
+
+def test_an_ablation_names_the_forget_gate_term():
+    results = grade_notebook("gated_cells", {
+        "lstm_step_forward": lambda s: s.replace("c_t = f * c_prev + i * g",
+                                                 "c_t = f * c_prev * 1.5 + i * g"),
+    }, only=("test_lstm_step_forward",))
+    _, text = results["test_lstm_step_forward"]
+    assert ("with the forget gate's contribution f_t * c_prev removed your output matches the "
+            "reference: check how you use f_t * c_prev") in text
+
+
+def test_grading_is_deterministic():
+    edit = {"rnn_step_forward": lambda s: s.replace("bias_hh  # (B, H)", "0.9 * bias_hh")}
+    first = grade_notebook("rnn_bptt", edit, only=("test_rnn_step_forward",))
+    second = grade_notebook("rnn_bptt", edit, only=("test_rnn_step_forward",))
+    assert first == second and first["test_rnn_step_forward"][0] < 2
+
+
+def test_mistakes_in_assignment_3_are_named():
+    pytest.importorskip("torch")
+    results = grade_notebook("char_lm", {
+        "sample_next": lambda s: s.replace("scaled = logits / temperature",
+                                           "scaled = logits * temperature"),
+        "perplexity": lambda s: s.replace("return math.exp(-float(picked.mean()))",
+                                          "return float(torch.exp(-picked).mean())"),
+        "train_step": lambda s: s.replace("    optimizer.zero_grad()\n", ""),
+    }, only=("test_sample_next", "test_perplexity", "test_train_step"))
+    assert "softmax(logits * temperature)" in results["test_sample_next"][1]
+    assert "average the cross-entropy first" in results["test_perplexity"][1]
+    assert "call optimizer.zero_grad()" in results["test_train_step"][1]
+
+
+def test_the_sampling_reference_matches_course_pkg_sampling():
+    torch = pytest.importorskip("torch")
+    from course_pkg.grading.lm_checks import SAMPLE_LOGITS, sampling_probabilities
+    from course_pkg.sampling import sample
+    logits = torch.tensor(np.tile(SAMPLE_LOGITS, (20000, 1)), dtype=torch.float32)
+    for temperature, top_k in [(1.0, None), (0.5, 3), (2.0, 4)]:
+        draws = sample(logits, temperature, top_k, torch.Generator().manual_seed(1)).numpy()
+        frequencies = np.bincount(draws, minlength=len(SAMPLE_LOGITS)) / len(draws)
+        expected = sampling_probabilities(SAMPLE_LOGITS, temperature, top_k)
+        assert np.all(np.abs(frequencies - expected) < 5 * np.sqrt(expected / len(draws)) + 1e-9)
+
+
+def test_the_perplexity_reference_matches_torch_cross_entropy():
+    torch = pytest.importorskip("torch")
+    from course_pkg.grading.lm_checks import _cross_entropies
+    rng = np.random.default_rng(0)
+    logits, targets = 50 * rng.standard_normal((4, 3, 9)), rng.integers(0, 9, (4, 3))
+    ours = _cross_entropies(logits, targets).mean()
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(logits).reshape(-1, 9),
+                                               torch.tensor(targets).reshape(-1))
+    assert ours == pytest.approx(float(theirs), rel=1e-12)

@@ -1,0 +1,228 @@
+"""The nbgrader side of grading: scores from grade reports, the robust kernel's replay, offline
+feedback math, the authoring build, and the runner's helpers (no nbgrader run here; the pipeline
+test runs the real thing)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbformat.notebooknode import NotebookNode
+
+from course_pkg.grading import offline_feedback, pipeline
+from course_pkg.grading.nbgrader_plugins import ScoreFromReport, definitions_only
+from course_pkg.grading.report import REPORT_MIME, CaseResult, Report, SubCheck
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------------------------------
+# Report and scoring
+# ------------------------------------------------------------------------------------------
+
+
+def test_the_score_is_the_weighted_share_of_sub_checks():
+    report = Report("test_x", "x", points=3)
+    report.cases.append(CaseResult("a", [SubCheck("returns", 1, True), SubCheck("h", 2, False)]))
+    report.cases.append(CaseResult("b", [SubCheck("returns", 1, True), SubCheck("h", 2, True)]))
+    assert report.score() == round(3 * 4 / 6, 2) == 2.0
+    report.delegation = "x uses course_pkg.numpy_rnn.rnn.rnn_forward"
+    assert report.score() == 0.0 and "rnn_forward" in report.summary()
+    payload = report.payload()
+    assert payload["grade_id"] == "test_x" and payload["max_score"] == 3.0
+    assert json.loads(json.dumps(payload)) == payload
+
+
+# ------------------------------------------------------------------------------------------
+# ScoreFromReport
+# ------------------------------------------------------------------------------------------
+
+
+def _cell(outputs, grade_id="test_a", points=2):
+    return NotebookNode(cell_type="code", source="...", execution_count=1, outputs=outputs,
+                        metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                                               "grade_id": grade_id, "points": points,
+                                               "schema_version": 3}})
+
+
+def _report(score, grade_id="test_a"):
+    return NotebookNode(output_type="display_data", metadata={},
+                        data={"text/plain": "summary",
+                              REPORT_MIME: {"grade_id": grade_id, "score": score}})
+
+
+def _stream(name, text):
+    return NotebookNode(output_type="stream", name=name, text=text)
+
+
+def _error(name="ValueError", text="boom"):
+    return NotebookNode(output_type="error", ename=name, evalue=text, traceback=[])
+
+
+def _grade(cell):
+    from nbgrader.utils import determine_grade
+    processed, _ = ScoreFromReport().preprocess_cell(cell, {}, 0)
+    return determine_grade(processed)[0], processed
+
+
+def test_the_report_decides_the_score_and_stderr_does_not_matter():
+    score, cell = _grade(_cell([_stream("stdout", "ok"), _stream("stderr", "RuntimeWarning"),
+                                _report(1.5)]))
+    assert score == 1.5 and cell.outputs[0].output_type == "execute_result"
+
+
+def test_a_hidden_result_scores_zero_not_full_marks():
+    score, cell = _grade(_cell([_stream("stdout", "all tests passed")]))  # no report at all
+    assert score == 0 and cell.outputs[0].ename == "NoPoints"
+
+
+@pytest.mark.parametrize("outputs, reason", [
+    ([_report(2), _report(2)], "2 grade reports"),
+    ([_report(2, grade_id="test_b")], "belongs to another test cell"),
+    ([_report(5)], "not in [0, 2]"),
+    ([_report(2), _error()], "error after its grade report"),
+    ([_stream("stdout", "x"), _error("GradingIntegrityError", "replaced numpy.allclose")],
+     "stopped with GradingIntegrityError: replaced numpy.allclose"),
+])
+def test_anything_but_one_valid_report_scores_zero(outputs, reason):
+    score, cell = _grade(_cell(outputs))
+    assert score == 0 and reason in cell.outputs[0].evalue
+
+
+def test_other_cells_are_left_alone():
+    solution = NotebookNode(cell_type="code", source="x = 1", outputs=[], execution_count=1,
+                            metadata={"nbgrader": {"solution": True, "grade": False,
+                                                   "grade_id": "s"}})
+    processed, _ = ScoreFromReport().preprocess_cell(solution, {}, 0)
+    assert processed.outputs == []
+
+
+# ------------------------------------------------------------------------------------------
+# RobustExecute's replay of a failed cell
+# ------------------------------------------------------------------------------------------
+
+
+def test_definitions_only_keeps_what_later_cells_need():
+    source = ("import os\nfrom math import tanh\nx = 3\n"
+              "def f(a):\n    return a\n"
+              "class C:\n    pass\n"
+              "while True:\n    pass\nos._exit(0)\n")
+    kept = definitions_only(source)
+    assert "def f(a)" in kept and "class C" in kept and "from math import tanh" in kept
+    assert "while" not in kept and "_exit" not in kept and "x = 3" not in kept
+    assert definitions_only("def broken(:\n") == ""
+
+
+# ------------------------------------------------------------------------------------------
+# Offline math in the feedback
+# ------------------------------------------------------------------------------------------
+
+PAGE = """<html><head>
+<!-- Load mathjax -->
+    <script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX"> </script>
+    <script type="text/x-mathjax-config">init_mathjax();</script>
+    <!-- End of mathjax configuration -->
+</head><body>$h_t = \\tanh(a_t)$</body></html>"""
+
+
+def test_the_cdn_block_is_replaced_by_an_inline_mathjax():
+    page = offline_feedback.inline_mathjax(PAGE, "window.fakeMathJax = '</script>';")
+    assert "cdnjs" not in page and offline_feedback.MARKER in page
+    assert "window.fakeMathJax" in page and "<\\/script>" in page  # cannot close the tag early
+    assert "inlineMath: [['$', '$']" in page
+    assert offline_feedback.inline_mathjax(page, "other") == page  # idempotent
+    bare = offline_feedback.inline_mathjax("<html><head></head></html>", "js")
+    assert offline_feedback.MARKER in bare
+
+
+def test_feedback_files_are_rewritten_in_place(tmp_path, monkeypatch):
+    script = tmp_path / "tex-svg.js"
+    script.write_text("/* MathJax */")
+    monkeypatch.setenv("COURSE_MATHJAX_SVG", str(script))
+    feedback = tmp_path / "feedback" / "alice" / "a1"
+    feedback.mkdir(parents=True)
+    (feedback / "a1.html").write_text(PAGE)
+    autograded = tmp_path / "autograded" / "alice" / "a1"
+    autograded.mkdir(parents=True)
+    offline_feedback.inline_mathjax_hook("a1", "alice", [str(autograded / "a1.ipynb")])
+    assert "/* MathJax */" in (feedback / "a1.html").read_text()
+
+
+# ------------------------------------------------------------------------------------------
+# Authoring
+# ------------------------------------------------------------------------------------------
+
+
+def test_the_committed_source_notebooks_are_up_to_date():
+    result = subprocess.run([sys.executable, str(ROOT / "assignments" / "build_sources.py"),
+                             "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_source_notebooks_have_complete_metadata_and_no_outputs():
+    for path in sorted((ROOT / "assignments" / "source").glob("*/*.ipynb")):
+        notebook = nbformat.read(path, 4)
+        ids = []
+        for cell in notebook.cells:
+            meta = cell.metadata.get("nbgrader")
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None
+            if meta:
+                assert meta["schema_version"] == 3
+                ids.append(meta["grade_id"])
+                if meta["grade"]:
+                    assert meta["points"] > 0 and meta["locked"]
+                    assert "### BEGIN HIDDEN TESTS" in cell.source
+        assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("cell_options, message", [
+    (":nbgrader: tests\n:grade_id: t\n", "needs points"),
+    (":nbgrader: tests\n:grade_id: t\n:points: 2\n", "must pass grade_id"),
+    (":nbgrader: answer\n:grade_id: t\n", "solution, tests or locked"),
+    (":nbgrader: solution\n:grade_id: t\n", "BEGIN/END SOLUTION"),
+])
+def test_authoring_mistakes_are_refused(tmp_path, cell_options, message):
+    sys.path.insert(0, str(ROOT / "assignments"))
+    try:
+        import build_sources
+    finally:
+        sys.path.pop(0)
+    source = tmp_path / "a.md"
+    source.write_text("---\njupytext:\n  text_representation:\n    format_name: myst\n---\n\n"
+                      f"```{{code-cell}} ipython3\n{cell_options}\nx = 1\n```\n")
+    with pytest.raises(build_sources.AuthoringError, match=message):
+        build_sources.build_notebook(source)
+
+
+# ------------------------------------------------------------------------------------------
+# The runner's helpers
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_notebook_that_is_not_json_is_named_with_the_reason(tmp_path):
+    bad = tmp_path / "a1.ipynb"
+    bad.write_text('{"cells": [ {"cell_type": "code",, ]')
+    assert "a1.ipynb is not valid notebook JSON" in pipeline.notebook_problem(bad)
+    good = tmp_path / "a2.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), good)
+    assert pipeline.notebook_problem(good) == ""
+
+
+def test_the_child_environment_is_deterministic():
+    env = pipeline.child_environment()
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["PYTHONHASHSEED"] == "0"
+    assert env["PATH"].split(":")[0] == str(pathlib.Path(sys.executable).parent)
+
+
+def test_the_runner_checks_its_arguments(tmp_path):
+    with pytest.raises(ValueError, match="course: expected an nbgrader course directory"):
+        pipeline.autograde(tmp_path, "rnn_bptt")
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    with pytest.raises(ValueError, match="jobs"):
+        pipeline.autograde(tmp_path, "rnn_bptt", jobs=0)
+    with pytest.raises(ValueError, match="timeout"):
+        pipeline.autograde(tmp_path, "rnn_bptt", timeout=0)
