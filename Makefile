@@ -41,7 +41,9 @@ $(ASSETS_STAMP): scripts/fetch_web_assets.sh
 
 book: $(SETUP_STAMP) $(ASSETS_STAMP)
 	mkdir -p $(MPLCONFIGDIR) $(IPYTHONDIR) $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR)
-	$(VENV)/bin/jupyter-book build -W -n --keep-going .
+	# One OpenMP thread: the chapters' models are tiny, and two threads on two cores shared with
+	# Sphinx and the kernel slowed chapter 4 from 16 s to over 3 minutes (measured).
+	OMP_NUM_THREADS=1 $(VENV)/bin/jupyter-book build -W -n --keep-going .
 
 # Headless Chromium for the browser test (Debian's package; Playwright drives it).
 browser:
