@@ -1,0 +1,267 @@
+"""Chapter 10's experiment: a pointer network learns to sort numbers.
+
+The task (`course_pkg.data.algorithmic.sort_numbers`): N numbers drawn uniformly from [0, 1);
+the answer at output step i is the *input position* of the i-th smallest number. The model
+(`course_pkg.models.pointer.PointerNetwork`, Vinyals, Fortunato & Jaitly 2015) outputs at every
+step a distribution over the N input positions, the attention weights of its decoder state over
+the encoder states::
+
+    p(C_i = j | C_1..C_{i-1}, x) = softmax_j(v^T tanh(W_1 e_j + W_2 d_i))
+
+with the positions already chosen masked out (probability exactly 0) when ``mask_chosen``.
+
+Training: teacher forcing, the negative log-likelihood of the right position at every step,
+Adam, clipping by global norm, a fixed number of steps; after a fraction ``drop_at`` of them the
+learning rate is divided by 10 (a step schedule: large steps to learn fast, small ones to
+settle). Every step draws a fresh batch; its length N is drawn uniformly from
+``[min_length, max_length]`` (one length per batch). Every draw comes from ``seed``.
+
+Evaluation decodes greedily (the most probable position at each step, fed back) and reports
+
+- *per-position accuracy*: the fraction of output steps that point at the right input;
+- *whole-sequence accuracy*: the fraction of lists whose N pointers are all right, i.e. which
+  come out exactly sorted;
+- *repeat rate*: the fraction of lists in which some position was pointed at twice (so some
+  other number is missing from the output). With the mask on it is 0 by construction.
+
+`sorting_accuracy` can decode a trained model with or without the mask, to measure what the mask
+does at test time; `analyse_mistakes` looks at the lists it gets wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from course_pkg.data.algorithmic import sort_numbers
+from course_pkg.models.pointer import PointerNetwork
+from course_pkg.training import History, train
+from course_pkg.validation import (
+    require_floating,
+    require_in_range,
+    require_ndim,
+    require_positive_int,
+)
+
+__all__ = [
+    "SortingScore",
+    "SortingRun",
+    "sorting_batches",
+    "pointer_loss",
+    "train_sorter",
+    "sorting_accuracy",
+    "score_lengths",
+    "MistakeReport",
+    "analyse_mistakes",
+    "format_sorting_table",
+]
+
+
+class SortingScore(NamedTuple):
+    """What greedy decoding achieved on a set of lists (see the module doc)."""
+
+    per_position: float  # fraction of output steps that point at the right input position
+    whole_sequence: float  # fraction of lists sorted without a single mistake
+    repeats: float  # fraction of lists in which some position is pointed at more than once
+
+
+@dataclass
+class SortingRun:
+    """One trained pointer network and what was measured on it."""
+
+    model: PointerNetwork
+    history: History  # loss per step and training seconds
+    min_length: int  # the list lengths it was trained on
+    max_length: int
+    # (N, decoded with the mask) -> score, filled by `score_lengths`
+    scores: dict[tuple[int, bool], SortingScore] = field(default_factory=dict)
+
+
+def sorting_batches(batch_size: int, min_length: int, max_length: int, seed: int = 0):
+    """A function returning a fresh batch ``(inputs (N, B, 1), targets (N, B))`` at each call.
+
+    Call k draws N uniformly from ``[min_length, max_length]`` and the numbers, both from a
+    generator seeded with ``seed``.
+    """
+    require_positive_int("batch_size", batch_size)
+    require_positive_int("min_length", min_length)
+    require_positive_int("max_length", max_length)
+    if max_length < min_length:
+        raise ValueError(f"max_length: expected >= min_length = {min_length}, got {max_length}")
+    rng = np.random.default_rng(seed)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        length = int(rng.integers(min_length, max_length + 1))
+        return sort_numbers(batch_size, length, seed=int(rng.integers(0, 2**31 - 1)))
+
+    return next_batch
+
+
+def pointer_loss(model: PointerNetwork, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Teacher-forced ``-mean_i log p(C_i = target_i)`` over all steps and lists."""
+    inputs, targets = batch  # (N, B, 1), (N, B)
+    log_probs, _ = model(inputs, targets)  # (N, B, N)
+    return F.nll_loss(log_probs.flatten(0, 1), targets.flatten())
+
+
+def train_sorter(
+    min_length: int = 5,
+    max_length: int | None = None,  # None: every list has min_length numbers
+    steps: int = 1000,
+    batch_size: int = 256,
+    hidden_size: int = 64,
+    learning_rate: float = 1e-2,  # Adam
+    drop_at: float | None = 0.7,  # fraction of the steps after which the rate is divided by 10
+    clip_norm: float = 1.0,  # global gradient norm
+    mask_chosen: bool = True,  # mask the positions already chosen, in training and decoding
+    seed: int = 0,  # initial weights and every batch
+) -> SortingRun:
+    """Train a `PointerNetwork` to sort lists of ``min_length..max_length`` numbers."""
+    max_length = min_length if max_length is None else max_length
+    require_positive_int("steps", steps)
+    if drop_at is not None:
+        require_in_range("drop_at", drop_at, 0.0, 1.0)
+    torch.manual_seed(seed)
+    model = PointerNetwork(1, hidden_size, mask_chosen=mask_chosen)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    batches = sorting_batches(batch_size, min_length, max_length, seed=seed)
+    first_steps = steps if drop_at is None else round(drop_at * steps)
+    history = History()
+    for phase, phase_steps in enumerate((first_steps, steps - first_steps)):
+        if phase_steps == 0:
+            continue
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate / 10**phase  # the step schedule
+        part = train(model, batches, pointer_loss, optimizer, phase_steps, clip_norm=clip_norm,
+                     seed=seed if phase == 0 else None, progress=False)
+        history.losses += part.losses
+        history.grad_norms += part.grad_norms
+        history.seconds += part.seconds
+    return SortingRun(model, history, min_length, max_length)
+
+
+@torch.no_grad()
+def sorting_accuracy(model: PointerNetwork, inputs: torch.Tensor, targets: torch.Tensor,
+                     mask_chosen: bool | None = None) -> SortingScore:
+    """Decode ``inputs`` (N, B, 1) greedily and score the pointers against ``targets`` (N, B).
+
+    ``mask_chosen``: decode with (True) or without (False) the mask over positions already
+    chosen, whatever the model was trained with; None keeps the model's own setting.
+    """
+    require_ndim("inputs", inputs, 3, "time-major (N, B, 1) numbers")
+    require_floating("inputs", inputs)
+    require_ndim("targets", targets, 2, "time-major (N, B) positions")
+    if tuple(targets.shape) != tuple(inputs.shape[:2]):
+        raise ValueError(f"targets: expected shape {tuple(inputs.shape[:2])} (the N, B of "
+                         f"inputs), got {tuple(targets.shape)}")
+    if mask_chosen is not None and not isinstance(mask_chosen, bool):
+        raise TypeError(f"mask_chosen: expected True, False or None, got {mask_chosen!r}")
+    was_training, trained_mask = model.training, model.mask_chosen
+    model.eval()
+    if mask_chosen is not None:
+        model.mask_chosen = mask_chosen
+    try:
+        _, pointers = model(inputs)  # (N, B) greedy choices
+    finally:
+        model.train(was_training)
+        model.mask_chosen = trained_mask
+    correct = pointers == targets  # (N, B)
+    in_order = pointers.sort(dim=0).values  # (N, B): a permutation becomes 0..N-1
+    repeated = (in_order[1:] == in_order[:-1]).any(dim=0)  # (B,) some position twice
+    return SortingScore(
+        per_position=correct.float().mean().item(),
+        whole_sequence=correct.all(dim=0).float().mean().item(),
+        repeats=repeated.float().mean().item(),
+    )
+
+
+def score_lengths(run: SortingRun, lengths: Sequence[int], num_lists: int = 1000,
+                  masks: Sequence[bool] = (True,), seed: int = 54321) -> dict:
+    """`sorting_accuracy` on ``num_lists`` fresh lists of each length N in ``lengths``, decoded
+    with each setting of the mask in ``masks``; stored in ``run.scores[(N, mask)]``.
+
+    The test lists of length N come from ``seed + N``, a seed outside the training draws.
+    """
+    require_positive_int("num_lists", num_lists)
+    for length in lengths:
+        require_positive_int("length", length)
+        inputs, targets = sort_numbers(num_lists, length, seed=seed + length)
+        for mask in masks:
+            run.scores[(length, bool(mask))] = sorting_accuracy(run.model, inputs, targets, mask)
+    return run.scores
+
+
+class MistakeReport(NamedTuple):
+    """What the wrong lists of a greedy decoding have in common (see `analyse_mistakes`)."""
+
+    lists: int  # lists decoded
+    wrong: int  # lists not exactly sorted
+    neighbour_swaps: int  # wrong lists that are the sorted list with two neighbours exchanged
+    swap_gap: float  # median difference between the two exchanged numbers (nan if none)
+    neighbour_gap: float  # median difference between neighbours in the sorted lists
+
+
+@torch.no_grad()
+def analyse_mistakes(model: PointerNetwork, inputs: torch.Tensor,
+                     targets: torch.Tensor) -> MistakeReport:
+    """Decode ``inputs`` (N, B, 1) greedily (with the model's mask setting) and classify the
+    mistakes: how many wrong lists are the right answer with one pair of *neighbouring* outputs
+    exchanged, and how close in value the exchanged numbers are, compared with the typical gap
+    between neighbours of a sorted list."""
+    require_ndim("inputs", inputs, 3, "time-major (N, B, 1) numbers")
+    require_floating("inputs", inputs)
+    if tuple(targets.shape) != tuple(inputs.shape[:2]):
+        raise ValueError(f"targets: expected shape {tuple(inputs.shape[:2])} (the N, B of "
+                         f"inputs), got {tuple(targets.shape)}")
+    was_training = model.training
+    model.eval()
+    try:
+        _, pointers = model(inputs)  # (N, B)
+    finally:
+        model.train(was_training)
+    numbers = inputs[:, :, 0]  # (N, B)
+    batch_index = torch.arange(inputs.shape[1])
+    swaps, swap_gaps = 0, []
+    wrong_lists = (pointers != targets).any(dim=0).nonzero().flatten().tolist()
+    for b in wrong_lists:
+        differ = (pointers[:, b] != targets[:, b]).nonzero().flatten().tolist()
+        if len(differ) != 2 or differ[1] != differ[0] + 1:
+            continue  # not two neighbouring steps
+        first, second = targets[differ[0], b], targets[differ[1], b]  # the right positions
+        if pointers[differ[0], b] == second and pointers[differ[1], b] == first:  # exchanged
+            swaps += 1
+            swap_gaps.append(abs(numbers[first, b] - numbers[second, b]).item())
+    in_order = numbers[targets, batch_index]  # (N, B) each list sorted
+    neighbour_gaps = (in_order[1:] - in_order[:-1]).flatten()  # (N-1) * B
+    return MistakeReport(
+        lists=inputs.shape[1],
+        wrong=len(wrong_lists),
+        neighbour_swaps=swaps,
+        swap_gap=float(np.median(swap_gaps)) if swap_gaps else float("nan"),
+        neighbour_gap=float(np.median(neighbour_gaps.numpy())),
+    )
+
+
+def format_sorting_table(runs: Sequence[SortingRun]) -> str:
+    """An aligned text table: one row per (run, N, mask setting at decoding).
+
+    "train mask" says whether the run was trained with the mask over chosen positions, "decode
+    mask" whether it was on when the row was measured.
+    """
+    header = (f"{'trained on N':>12} {'train mask':>10} {'steps':>6} {'seconds':>8} {'test N':>6} "
+              f"{'decode mask':>11} {'per position':>12} {'whole list':>10} {'repeats':>8}")
+    rows = []
+    for run in runs:
+        trained = (f"{run.min_length}" if run.min_length == run.max_length
+                   else f"{run.min_length}..{run.max_length}")
+        for (length, mask), score in sorted(run.scores.items(),
+                                            key=lambda item: (item[0][0], not item[0][1])):
+            rows.append(f"{trained:>12} {'on' if run.model.mask_chosen else 'off':>10} "
+                        f"{len(run.history.losses):>6} {run.history.seconds:>8.1f} {length:>6} "
+                        f"{'on' if mask else 'off':>11} {score.per_position:>12.3f} "
+                        f"{score.whole_sequence:>10.3f} {score.repeats:>8.3f}")
+    return "\n".join([header, "-" * len(header)] + rows)
