@@ -1,0 +1,282 @@
+"""The adding problem: a tanh RNN against the LSTM and the GRU (chapters 5 and 6).
+
+The task (`course_pkg.data.synthetic.adding_problem`, Hochreiter & Schmidhuber 1997, in the form
+of Le, Jaitly & Hinton 2015): read T pairs (value, marker) and output the sum of the two values
+whose marker is 1, one in each half of the sequence. Predicting the mean, ``y_hat = 1``, scores
+
+    MSE_baseline = Var(v_i + v_j) = 2 * (1/12) = 1/6 ~ 0.167,
+
+so a model whose MSE stays there has learnt nothing about the markers. To do better it must carry
+the first marked value across up to T - 1 steps: a long-term dependency.
+
+The setup follows the one Le et al. (2015) use, scaled to a CPU: one recurrent layer with H = 32
+units (`course_pkg.models.sequence_regressor.SequenceRegressor`), Adam with learning rate 1e-2,
+gradient clipping by global norm 1 (Pascanu et al. 2013), the mean squared error on a fresh
+batch of examples at every step, and a fixed validation set of 1000 sequences.
+
+What this module measures, for the chapters to print:
+
+- :func:`train_adding` / :func:`run_adding`: training runs (one per cell and seed), with the
+  validation MSE every ``eval_every`` steps (:class:`AddingRun`);
+- :func:`final_mse_table`: the final validation MSE per model and seed, mean and spread;
+- :func:`marker_gradients`: ``d y_hat / d v`` at the two marked steps; both are 1 for a model
+  that has solved the task, and the one at the first marker is where a vanishing gradient shows;
+- :func:`time_train_steps`: measured seconds for one forward + backward pass.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from course_pkg.data.synthetic import adding_problem
+from course_pkg.models.sequence_regressor import RECURRENT_LAYERS, SequenceRegressor
+from course_pkg.training import evaluate, train
+from course_pkg.validation import require_choice, require_in_range, require_positive_int
+
+__all__ = ["BASELINE_MSE", "VALIDATION_SEED", "CELL_NAMES", "AddingRun", "adding_loss",
+           "train_adding", "run_adding", "runs_of", "final_mse_table", "steps_to_reach",
+           "plot_validation_curves", "marker_gradients", "time_train_steps"]
+
+BASELINE_MSE = 1.0 / 6.0   # MSE of always predicting the mean, 1
+VALIDATION_SEED = 2015     # one validation set for every run of a given length
+CELL_NAMES = {"rnn": "tanh RNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+@dataclass
+class AddingRun:
+    """One training run on the adding problem."""
+
+    cell: str                   # "rnn", "gru" or "lstm"
+    seed: int                   # seeds the initial weights and the training batches
+    length: int                 # T
+    model: SequenceRegressor    # the trained network
+    train_losses: list[float] = field(default_factory=list)   # batch MSE of every step
+    eval_steps: list[int] = field(default_factory=list)       # 0, eval_every, 2 eval_every, ...
+    val_mse: list[float] = field(default_factory=list)        # validation MSE at those steps
+    seconds: float = 0.0        # wall time of the training steps (evaluation not included)
+
+    @property
+    def final_mse(self) -> float:
+        """Validation MSE at the end of training."""
+        return self.val_mse[-1]
+
+
+def adding_loss(model, batch):
+    """Mean squared error of a many-to-one model on an adding-problem batch ``(x, y)``."""
+    x, y = batch                                  # (T, B, 2), (B,)
+    return F.mse_loss(model(x).squeeze(-1), y)    # model(x): (B, 1)
+
+
+def _require_cell(cell):
+    require_choice("cell", cell, tuple(RECURRENT_LAYERS))
+
+
+def train_adding(
+    cell: str,
+    seed: int = 0,
+    length: int = 50,            # T, the sequence length
+    hidden_size: int = 32,       # H
+    steps: int = 800,            # optimisation steps, one fresh batch each
+    batch_size: int = 64,
+    learning_rate: float = 1e-2,
+    clip_norm: float = 1.0,      # global-norm clipping threshold
+    eval_every: int = 50,        # validation MSE every this many steps
+    validation_size: int = 1000,
+    dtype: torch.dtype = torch.float32,
+) -> AddingRun:
+    """Train a `SequenceRegressor` of type ``cell`` on the adding problem; return an `AddingRun`.
+
+    The initial weights come from ``torch.manual_seed(seed)``, the training batches from a
+    generator seeded with ``seed`` too, so two calls with the same arguments give the same run.
+    The validation set (``validation_size`` sequences of length ``length``) is drawn with
+    `VALIDATION_SEED`, the same for every cell and seed.
+    """
+    _require_cell(cell)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__} {seed!r}")
+    require_in_range("seed", seed, 0, 2**63 - 1)
+    for name, value in (("length", length), ("hidden_size", hidden_size), ("steps", steps),
+                        ("batch_size", batch_size), ("eval_every", eval_every),
+                        ("validation_size", validation_size)):
+        require_positive_int(name, value)
+    require_in_range("learning_rate", learning_rate, 0.0, 10.0)
+
+    torch.manual_seed(seed)
+    model = SequenceRegressor(cell, input_size=2, hidden_size=hidden_size).to(dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    data = torch.Generator().manual_seed(seed)
+    validation = [adding_problem(validation_size, length, seed=VALIDATION_SEED, dtype=dtype)]
+
+    def batches():  # a fresh batch at every step
+        return adding_problem(batch_size, length, generator=data, dtype=dtype)
+
+    run = AddingRun(cell, seed, length, model)
+    run.eval_steps.append(0)
+    run.val_mse.append(evaluate(model, validation, adding_loss))
+    while run.eval_steps[-1] < steps:
+        chunk = min(eval_every, steps - run.eval_steps[-1])
+        history = train(model, batches, adding_loss, optimizer, chunk, clip_norm=clip_norm,
+                        progress=False)
+        run.train_losses += history.losses
+        run.seconds += history.seconds
+        run.eval_steps.append(run.eval_steps[-1] + len(history.losses))
+        run.val_mse.append(evaluate(model, validation, adding_loss))
+        if len(history.losses) < chunk:  # stopped at a non-finite loss
+            break
+    return run
+
+
+def run_adding(cells: Iterable[str], seeds: Iterable[int], **settings) -> list[AddingRun]:
+    """`train_adding` for every cell and seed (cells outermost); ``settings`` go to each call."""
+    cells, seeds = list(cells), list(seeds)
+    for cell in cells:
+        _require_cell(cell)
+    return [train_adding(cell, seed, **settings) for cell in cells for seed in seeds]
+
+
+def runs_of(runs: Sequence[AddingRun], cell: str) -> list[AddingRun]:
+    """The runs of one cell type, in seed order."""
+    return sorted((r for r in runs if r.cell == cell), key=lambda r: r.seed)
+
+
+def steps_to_reach(run: AddingRun, threshold: float) -> int | None:
+    """The first evaluation step at which the validation MSE is below ``threshold`` (or None)."""
+    for step, mse in zip(run.eval_steps, run.val_mse):
+        if mse < threshold:
+            return step
+    return None
+
+
+def final_mse_table(runs: Sequence[AddingRun], threshold: float = 2e-3) -> str:
+    """An aligned text table: final validation MSE per model (rows) and seed (columns), with
+    the mean, the sample standard deviation over seeds ("-" for a single seed), how many seeds
+    end below ``threshold``, and the baseline 1/6 as the last row."""
+    if not runs:
+        raise ValueError("runs: expected at least one AddingRun, got none")
+    cells = list(dict.fromkeys(r.cell for r in runs))          # first-seen order
+    seeds = sorted({r.seed for r in runs})
+    header = (["model"] + [f"seed {s}" for s in seeds]
+              + ["mean", "std", f"below {threshold:g}"])
+    lines = []
+    for cell in cells:
+        by_seed = {r.seed: r.final_mse for r in runs_of(runs, cell)}
+        values = list(by_seed.values())
+        spread = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "-"
+        below = sum(v < threshold for v in values)
+        lines.append([CELL_NAMES[cell]]
+                     + [f"{by_seed[s]:.4f}" if s in by_seed else "-" for s in seeds]
+                     + [f"{statistics.mean(values):.4f}", spread, f"{below}/{len(values)}"])
+    lines.append(["predict 1"] + [f"{BASELINE_MSE:.4f}"] * len(seeds)
+                 + [f"{BASELINE_MSE:.4f}", "0", "-"])
+    widths = [max(len(row[k]) for row in [header] + lines) for k in range(len(header))]
+    return "\n".join("  ".join(v.rjust(w) if k else v.ljust(w)
+                               for k, (v, w) in enumerate(zip(row, widths)))
+                     for row in [header] + lines)
+
+
+def plot_validation_curves(runs: Sequence[AddingRun], ax=None):
+    """Validation MSE against step for every run (log scale), one colour per model, with the
+    baseline 1/6 as a dashed line. Returns the matplotlib ``ax``."""
+    import matplotlib.pyplot as plt
+
+    ax = plt.subplots(figsize=(7, 3.5))[1] if ax is None else ax
+    colours = {"rnn": "C3", "gru": "C2", "lstm": "C0"}
+    labelled = set()
+    for run in runs:
+        label = None if run.cell in labelled else CELL_NAMES[run.cell]
+        labelled.add(run.cell)
+        ax.semilogy(run.eval_steps, run.val_mse, color=colours[run.cell], alpha=0.8,
+                    label=label, marker=".", lw=1.2)
+    ax.axhline(BASELINE_MSE, color="grey", ls="--", lw=1, label="predict the mean (1/6)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation MSE")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def marker_gradients(model: SequenceRegressor, length: int = 50, num_examples: int = 256,
+                     seed: int = VALIDATION_SEED + 1) -> tuple[float, float]:
+    """``d y_hat / d v`` at the first and at the second marked step, averaged over examples.
+
+    ``y = v_i + v_j``, so a model that has solved the task has both derivatives near 1; a model
+    whose gradient vanishes over distance has the first (the marker further from the output)
+    near 0. Computed by autograd on ``num_examples`` fresh sequences drawn with ``seed``.
+    """
+    require_positive_int("length", length)
+    require_positive_int("num_examples", num_examples)
+    dtype = next(model.parameters()).dtype
+    x, _ = adding_problem(num_examples, length, seed=seed, dtype=dtype)   # (T, N, 2)
+    x.requires_grad_(True)
+    (grad_x,) = torch.autograd.grad(model(x).sum(), x)                  # (T, N, 2)
+    markers = x[:, :, 1].detach()                                        # (T, N)
+    half = length // 2
+    d_value = grad_x[:, :, 0]                                            # (T, N) d y_hat / d v_t
+    first = (d_value[:half] * markers[:half]).sum(0)                     # (N,)
+    second = (d_value[half:] * markers[half:]).sum(0)                    # (N,)
+    return first.mean().item(), second.mean().item()
+
+
+def time_train_steps(
+    cells: Sequence[str] = ("rnn", "gru", "lstm"),
+    hidden_size: int = 32,
+    input_size: int = 2,
+    length: int = 50,
+    batch_size: int = 64,
+    repeats: int = 15,
+    warmup: int = 3,
+    implementation: str = "course",   # "course": course_pkg.nn, "torch": torch.nn (compiled loop)
+    use_onednn: bool = True,          # torch only: False switches off PyTorch's oneDNN kernels
+    seed: int = 0,
+) -> dict[str, float]:
+    """Seconds for one forward + backward pass (loss, ``backward()``) of a one-layer network of
+    each type in ``cells`` with a linear head, on one batch of ``batch_size`` random sequences of
+    ``length`` steps: ``{cell: seconds}``, the fastest of ``repeats`` timed passes.
+
+    The cells take turns (one pass of each, then again), so a change in the machine's load during
+    the measurement affects all of them alike; the fastest pass is the one least disturbed by
+    other work (the convention of Python's ``timeit``). ``implementation="torch"`` times
+    ``torch.nn.RNN``/``GRU``/``LSTM`` instead of the course's modules: the same arithmetic, with
+    the loop over time in compiled code. On a CPU, PyTorch runs ``torch.nn.LSTM`` (not the GRU)
+    through a fused oneDNN kernel when oneDNN is available; ``use_onednn=False`` turns that off
+    for the measurement (``torch.backends.mkldnn.enabled``, restored afterwards).
+    """
+    cells = list(cells)
+    if not cells:
+        raise ValueError("cells: expected at least one of ['rnn', 'gru', 'lstm'], got none")
+    for cell in cells:
+        _require_cell(cell)
+    for name, value in (("hidden_size", hidden_size), ("input_size", input_size),
+                        ("length", length), ("batch_size", batch_size), ("repeats", repeats)):
+        require_positive_int(name, value)
+    require_choice("implementation", implementation, ("course", "torch"))
+    if not isinstance(use_onednn, bool):
+        raise TypeError(f"use_onednn: expected a bool, got {type(use_onednn).__name__}")
+    torch.manual_seed(seed)
+    models = {}
+    for cell in cells:
+        models[cell] = SequenceRegressor(cell, input_size=input_size, hidden_size=hidden_size)
+        if implementation == "torch":
+            layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
+            models[cell].recurrent = layer(input_size, hidden_size)
+    x = torch.rand(length, batch_size, input_size)      # (T, B, D)
+    y = torch.rand(batch_size)                          # (B,)
+    seconds = {cell: [] for cell in cells}
+    onednn_before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = use_onednn
+    try:
+        for k in range(warmup + repeats):
+            for cell in cells:                          # take turns
+                models[cell].zero_grad(set_to_none=True)
+                start = time.perf_counter()
+                adding_loss(models[cell], (x, y)).backward()
+                if k >= warmup:
+                    seconds[cell].append(time.perf_counter() - start)
+    finally:
+        torch.backends.mkldnn.enabled = onednn_before
+    return {cell: min(times) for cell, times in seconds.items()}
