@@ -1,0 +1,159 @@
+"""The instructor's pipeline, end to end, for assignments 4 and 5 on a temporary copy.
+
+nbgrader generate_assignment -> submissions (the solution, the untouched release, typical
+mistakes, delegation) -> autograde with the course's runner (course_pkg.grading.pipeline) ->
+generate_feedback -> export; the exported scores, the feedback's messages, and a release without
+solutions or hidden tests. The helpers come from tests/test_assignments_pipeline.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+
+import nbformat
+import pytest
+
+from test_assignments_pipeline import (
+    COURSE_SOURCE, _environment, _nbgrader, make_submission, replace,
+)
+
+from course_pkg.grading import pipeline
+
+pytestmark = pytest.mark.pipeline
+
+A4, A5 = "attention_seq2seq", "memory_addressing"
+
+SDPA_CONTEXT = (
+    "import torch.nn.functional as F\n"
+    "def attention_context(weights, values):\n"
+    "    B, T = weights.shape\n"
+    "    zeros_q, zeros_k = weights.new_zeros(B, 1, 1), weights.new_zeros(B, T, 1)\n"
+    "    return F.scaled_dot_product_attention(  # softmax(0 + log a) = a\n"
+    "        zeros_q, zeros_k, values, attn_mask=weights.log().unsqueeze(1)).squeeze(1)\n")
+
+NTM_THROUGH_IMPORTLIB = (
+    "import importlib\n"
+    "def content_addressing(memory, key, beta):\n"
+    "    ntm = importlib.import_module('course_pkg.models.' + 'ntm')\n"
+    "    return ntm.content_addressing(memory, key, beta)\n")
+
+SUBMISSIONS = {
+    (A4, "solution"): dict(),
+    (A4, "untouched"): dict(solutions=False),
+    (A4, "mistakes"): dict(edits={
+        "masked_softmax": replace('float("-inf")', "0.0"),
+        "dot_scores": replace("if scaled:", "if False:"),
+    }),
+    (A4, "sdpa"): dict(edits={"attention_context": lambda source: SDPA_CONTEXT}),
+    (A5, "solution"): dict(),
+    (A5, "untouched"): dict(solutions=False),
+    (A5, "mistakes"): dict(edits={
+        "pointer_step": replace('scores.masked_fill(chosen, float("-inf"))', "scores"),
+        "location_addressing": replace("torch.roll(w_gated, offset,",
+                                       "torch.roll(w_gated, -offset,"),
+    }),
+    (A5, "more_mistakes"): dict(edits={
+        "location_addressing": replace("w_gated = g * w_content + (1 - g) * w_prev",
+                                       "w_gated = (1 - g) * w_content + g * w_prev"),
+        "memory_hop": replace("o = torch.bmm(p.unsqueeze(1), memory_out)",
+                              "o = torch.bmm(p.unsqueeze(1), memory_in)"),
+    }),
+    (A5, "ntm_delegation"): dict(edits={"content_addressing": lambda source:
+                                        NTM_THROUGH_IMPORTLIB}),
+}
+
+EXPECTED_SCORES = {
+    (A4, "solution"): 12.0, (A4, "untouched"): 0.0,
+    # masked_softmax 1.2 of 3 (right only with nothing masked), dot_scores 1.11 of 2 (right when
+    # unscaled); decoder_step is right once a correct masked_softmax stands in: 3 of 3
+    (A4, "mistakes"): 12 - 3 + 1.2 - 2 + 1.11,
+    # attention_context delegates, and decoder_step through it: both 0
+    (A4, "sdpa"): 12 - 1 - 3,
+    (A5, "solution"): 9.0, (A5, "untouched"): 0.0,
+    # pointer_step 1.11 of 2 (right when nothing is chosen); location_addressing 1.5 of 3
+    # (w_gated right, w_shifted and w wrong)
+    (A5, "mistakes"): 9 - 2 + 1.11 - 3 + 1.5,
+    # location_addressing 0.75 of 3 ("returns" only); memory_hop 1.33 of 2 (p right)
+    (A5, "more_mistakes"): 9 - 3 + 0.75 - 2 + 1.33,
+    (A5, "ntm_delegation"): 9 - 2,
+}
+
+FEEDBACK_MESSAGES = {
+    (A4, "mistakes"): ["the masked scores were set to 0", "yours are not scaled",
+                       "right once correct stand-ins replace your masked_softmax"],
+    (A4, "sdpa"): ["torch._C._nn.scaled_dot_product_attention (through attention_context)",
+                   "no points for this part"],
+    (A5, "mistakes"): ["positions already chosen can be pointed at again",
+                       "the shift goes the wrong way"],
+    (A5, "more_mistakes"): ["interpolation with g swapped",
+                            "read it from the output memories c_i"],
+    (A5, "ntm_delegation"): ["course_pkg.models.ntm.content_addressing"],
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Generate, submit, autograde, give feedback and export assignments 4 and 5."""
+    tmp = tmp_path_factory.mktemp("course45")
+    course = tmp / "assignments"
+    course.mkdir()
+    shutil.copy(COURSE_SOURCE / "nbgrader_config.py", course)
+    for assignment in (A4, A5):
+        shutil.copytree(COURSE_SOURCE / "source" / assignment, course / "source" / assignment)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\nc.Execute.timeout = 30\nc.RobustExecute.timeout = 30\n")
+    env = _environment(tmp)
+    os.environ.update({k: env[k] for k in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR",
+                                           "JUPYTER_RUNTIME_DIR", "MPLCONFIGDIR")})
+    for assignment in (A4, A5):
+        _nbgrader(course, "generate_assignment", assignment, "--force", env=env)
+    for (assignment, student), options in SUBMISSIONS.items():
+        make_submission(course, assignment, student, **options)
+    results = {}
+    for assignment in (A4, A5):
+        for result in pipeline.autograde(course, assignment, jobs=2, timeout=300):
+            results[(assignment, result.student)] = result
+    for assignment in (A4, A5):
+        _nbgrader(course, "generate_feedback", assignment, "--force", env=env)
+    _nbgrader(course, "export", "--to", str(tmp / "grades.csv"), env=env)
+    with open(tmp / "grades.csv") as handle:
+        grades = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(handle)}
+    return {"course": course, "results": results, "grades": grades}
+
+
+@pytest.mark.parametrize("assignment", [A4, A5])
+def test_release_has_no_solutions_and_no_hidden_tests(graded, assignment):
+    text = (graded["course"] / "release" / assignment / f"{assignment}.ipynb").read_text()
+    assert "HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+    released = nbformat.reads(text, 4)
+    source = nbformat.read(graded["course"] / "source" / assignment / f"{assignment}.ipynb", 4)
+    hidden = [line.strip() for cell in source.cells
+              for block in cell.source.split("### BEGIN HIDDEN TESTS")[1:]
+              for line in block.split("### END HIDDEN TESTS")[0].splitlines() if line.strip()]
+    assert hidden
+    assert not any(line in cell.source for cell in released.cells for line in hidden)
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED_SCORES), ids="/".join)
+def test_exported_score(graded, key):
+    row = graded["grades"][key]
+    assert float(row["score"]) == pytest.approx(EXPECTED_SCORES[key], abs=1e-6), row
+
+
+def test_every_submission_is_graded_and_the_gradebook_is_consistent(graded):
+    for key in SUBMISSIONS:
+        assert graded["results"][key].ok, graded["results"][key]
+        score, max_score, ungraded = pipeline.gradebook_score(graded["course"], *key)
+        assert ungraded == 0, f"{key}: test cells left needing manual grading"
+        assert max_score == float(graded["grades"][key]["max_score"])
+
+
+@pytest.mark.parametrize("key", sorted(FEEDBACK_MESSAGES), ids="/".join)
+def test_feedback_says_what_is_wrong(graded, key):
+    assignment, student = key
+    page = graded["course"] / "feedback" / student / assignment / f"{assignment}.html"
+    html = page.read_text().replace("&#39;", "'").replace("&quot;", '"')
+    for message in FEEDBACK_MESSAGES[key]:
+        assert message in html, message
