@@ -29,7 +29,14 @@ def toc_files() -> list[Path]:
 
 
 def executed_notebooks() -> list[Path]:
-    return [p for p in toc_files() if "{code-cell}" in p.read_text(encoding="utf-8")]
+    """Toc files that are MyST notebooks: a front matter with a kernelspec, and code cells."""
+    notebooks = []
+    for path in toc_files():
+        text = path.read_text(encoding="utf-8")
+        front_matter = text.split("---", 2)[1] if text.startswith("---") else ""
+        if "kernelspec:" in front_matter and "\n```{code-cell}" in text:
+            notebooks.append(path)
+    return notebooks
 
 
 def test_toc_lists_existing_files():
