@@ -1,0 +1,113 @@
+"""Chapter 14's experiment module, on a tiny corpus: parameter matching checked against counts
+written from the layer formulas, the model against torch.nn.LSTM, and the statistics by hand."""
+
+import math
+
+import pytest
+import torch
+
+from course_pkg.data.text import CharCorpus
+from course_pkg.experiments.mogrifier_comparison import (
+    ComparisonConfig,
+    RecurrentCharLM,
+    comparison_table,
+    count_parameters,
+    gap_exceeds_spread,
+    matched_lstm_hidden_size,
+    run_comparison,
+    seed_statistics,
+)
+
+TEXT = "the quick brown fox jumps over the lazy dog. " * 40
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_parameter_counts_follow_the_formulas():
+    V, E, H = 30, 7, 9
+    lstm = RecurrentCharLM("lstm", V, E, H)
+    assert count_parameters(lstm) == V * E + 4 * (H * E + H * H + 2 * H) + V * H + V
+    mog = RecurrentCharLM("mogrifier", V, E, H, rounds=5)
+    assert count_parameters(mog) == count_parameters(lstm) + 3 * E * H + 2 * H * E
+    low = RecurrentCharLM("mogrifier", V, E, H, rounds=3, rank=2)
+    assert count_parameters(low) == count_parameters(lstm) + 2 * (E * 2 + 2 * H) + (H * 2 + 2 * E)
+
+
+def test_matched_hidden_size_is_the_closest():
+    V, E, H = 30, 7, 9
+    target = count_parameters(RecurrentCharLM("mogrifier", V, E, H))
+    best = matched_lstm_hidden_size(V, E, H)
+    gap = abs(count_parameters(RecurrentCharLM("lstm", V, E, best)) - target)
+    for other in (best - 1, best + 1):
+        assert abs(count_parameters(RecurrentCharLM("lstm", V, E, other)) - target) >= gap
+    assert best > H
+
+
+def test_lstm_model_matches_torch_lstm():
+    torch.manual_seed(0)
+    model = RecurrentCharLM("lstm", 11, 4, 5).double()
+    reference = torch.nn.LSTM(4, 5).double()
+    reference.load_state_dict(model.recurrent.state_dict())    # same names as torch
+    ids = torch.randint(0, 11, (6, 3))
+    logits, _ = model(ids)
+    states, _ = reference(model.embedding(ids))
+    torch.testing.assert_close(logits, model.output(states), rtol=1e-10, atol=1e-12)
+
+
+def test_seed_statistics_by_hand():
+    stats = seed_statistics([1.0, 2.0, 4.0])
+    assert stats["mean"] == pytest.approx(7 / 3)
+    assert stats["std"] == pytest.approx(math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2
+                                                    + (4 - 7 / 3) ** 2) / 2))
+    assert stats["range"] == 3.0
+    assert seed_statistics([2.5])["std"] == 0.0
+    with pytest.raises(ValueError, match="values"):
+        seed_statistics([])
+
+
+def test_run_comparison_tiny_and_deterministic():
+    corpus = CharCorpus(TEXT, validation_fraction=0.2)
+    config = ComparisonConfig(embedding_dim=4, mogrifier_hidden=6, seq_len=8, batch_size=4,
+                              steps=6, eval_every=3, validation_chars=64, seeds=(0, 1))
+    result = run_comparison(corpus, config)
+    assert result.eval_steps == [3, 6]
+    for kind in ("lstm", "mogrifier"):
+        assert len(result.curves[kind]) == 2 and all(len(c) == 2 for c in result.curves[kind])
+        assert all(0 < b < 2 * math.log2(len(corpus.vocabulary)) for c in result.curves[kind]
+                   for b in c)
+    again = run_comparison(corpus, config)
+    assert again.curves == result.curves
+    assert result.curves["lstm"][0] != result.curves["lstm"][1]          # seeds differ
+    gap, spread, exceeds = gap_exceeds_spread(result)
+    lstm, mog = result.final_bits("lstm"), result.final_bits("mogrifier")
+    assert gap == pytest.approx(sum(lstm) / 2 - sum(mog) / 2)
+    assert spread == pytest.approx(max(max(lstm) - min(lstm), max(mog) - min(mog)))
+    assert exceeds == (abs(gap) > spread)
+    table = comparison_table(result)
+    assert f"{result.parameter_counts['mogrifier']}" in table
+    assert ("exceeds" in table) == exceeds
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="kind"):
+        RecurrentCharLM("gru", 10, 4, 5)
+    with pytest.raises(ValueError, match="hidden_size"):
+        RecurrentCharLM("lstm", 10, 4, 0)
+    with pytest.raises(TypeError, match="corpus"):
+        run_comparison("not a corpus")
+    corpus = CharCorpus(TEXT)
+    with pytest.raises(ValueError, match="config.steps"):
+        run_comparison(corpus, ComparisonConfig(steps=0))
+    with pytest.raises(ValueError, match="config.seeds"):
+        run_comparison(corpus, ComparisonConfig(seeds=()))
+    model = RecurrentCharLM("lstm", 10, 4, 5)
+    with pytest.raises(ValueError, match="ids"):
+        model(torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="targets"):
+        model.loss(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 1, dtype=torch.long))
