@@ -19,14 +19,6 @@ from course_pkg.nn.attention import (
 DOUBLE = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: two OpenMP threads on two shared, busy cores only wait for each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def softmax_list(scores):
     """Plain-Python softmax of a list of numbers."""

@@ -12,13 +12,6 @@ from course_pkg.models.char_cnn_tagger import CharCNNTagger
 WORDS, CHARS, TAGS = 20, 12, 5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def make(**kwargs):
     torch.manual_seed(0)

@@ -10,13 +10,6 @@ from course_pkg.nn.convlstm import ConvLSTM, ConvLSTMCell, conv_lstm_step
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def randn(*shape, seed=0, grad=False):
     g = torch.Generator().manual_seed(seed)

@@ -26,14 +26,6 @@ class FixedTagger(RecurrentTagger):
         return torch.nn.functional.one_hot(self.answer(words), len(TAGS)).float()  # (T, N, K)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread (no waiting between threads on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def data():

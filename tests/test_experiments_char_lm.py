@@ -18,14 +18,6 @@ from course_pkg.experiments.char_lm import (
 from course_pkg.models.char_lm import CharLM
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread (no waiting between threads on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_unigram_entropy_against_counting():
     text = "abracadabra, said the cat"

@@ -21,13 +21,6 @@ from course_pkg.experiments.mogrifier_comparison import (
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def test_parameter_counts_follow_the_formulas():
     V, E, H = 30, 7, 9

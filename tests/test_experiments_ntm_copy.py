@@ -22,14 +22,6 @@ from course_pkg.experiments.ntm_copy import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread (no waiting between threads on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class PerfectCopier(nn.Module):
     """Logits of +-5 that spell out the copy (read from the input), zero before the copy phase."""

@@ -22,13 +22,6 @@ from course_pkg.models.pointer import PointerNetwork
 from course_pkg.training import History
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class ScriptedPointer(PointerNetwork):
     """A pointer network whose greedy pointers are given; it records the mask it decoded with."""

@@ -20,14 +20,6 @@ from course_pkg.models.seq2seq import Seq2Seq
 from course_pkg.training import History
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread (no waiting between threads on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class ScriptedDecoder(Seq2Seq):
     """A Seq2Seq whose greedy decoding and attention are given, not computed."""

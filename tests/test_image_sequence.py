@@ -17,13 +17,6 @@ from course_pkg.models.image_sequence import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def train(model, loss_fn, steps, lr=1e-2):
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

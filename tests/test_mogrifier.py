@@ -12,13 +12,6 @@ TOL = {"rtol": 1e-10, "atol": 1e-12}
 D, H, B = 3, 4, 5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def randn(*shape, seed=0, grad=False):
     g = torch.Generator().manual_seed(seed)

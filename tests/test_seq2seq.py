@@ -14,14 +14,6 @@ DOUBLE = torch.float64
 VOCAB = len(DIGIT_VOCABULARY)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: two OpenMP threads on two shared, busy cores only wait for each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def make_model(attention="additive", seed=0, embedding_size=6, hidden_size=8):
     torch.manual_seed(seed)

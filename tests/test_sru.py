@@ -14,13 +14,6 @@ from course_pkg.nn.sru import SRU, SRULayer, SRUpp, SRUppLayer
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def randn(*shape, seed=0, grad=False):
     g = torch.Generator().manual_seed(seed)

@@ -11,14 +11,6 @@ from course_pkg.data.synthetic import adding_problem
 from course_pkg.training import History, evaluate, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class LastStepRegressor(torch.nn.Module):
     """A GRU over (T, B, 2), a linear read-out of the last hidden state; dropout adds randomness."""

@@ -23,13 +23,6 @@ DIGITS = (3, 1, 4, 1, 5, 9, 2)
 NUMBERS = (0.62, 0.07, 0.91, 0.35, 0.48)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def seq2seq():

@@ -28,13 +28,6 @@ from course_pkg.widgets.memory import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def cell_numbers(row_html):
     return [float(v) for v in re.findall(r">(-?[0-9]+\.[0-9]+)</td>", row_html)]
