@@ -23,25 +23,11 @@ import numpy as np
 import torch
 
 from course_pkg.validation import require_positive_int
-from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
+from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
 
 __all__ = ["lstm_gates_widget", "marked_steps", "memory_unit", "gate_summary",
            "gru_memory_widget", "memory_curve", "steps_below"]
 
-TABLE_STYLE = "border-collapse:collapse;font-family:monospace"
-
-
-def _html_table(header, rows, css_class):
-    cells = "".join(f"<th style='padding:2px 8px'>{h}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{v}</td>" for v in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table class='{css_class}' style='{TABLE_STYLE}'><tr>{cells}</tr>{body}</table>"
-
-
-def _image(fig, alt):
-    return f"<img src='{png_data_uri(figure_to_png(fig))}' alt='{alt}' style='max-width:100%'/>"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,10 +109,10 @@ def _render_example(example, trace, x, y, predictions, unit):
         summary = gate_summary(trace, markers, example, unit=which)
         rows += [[who, f"{name} gate", f"{a:.3f}", f"{b:.3f}", f"{c:.3f}"]
                  for name, (a, b, c) in summary.items()]
-    table = _html_table(
+    table = html_table(
         ["units", "gate", f"first marker (t = {marked[0]})",
          f"second marker (t = {marked[1]})", "other steps (mean)"], rows, "cp-lstm-gates")
-    return _image(fig, f"LSTM gates on example {example}") + table
+    return image_html(fig, f"LSTM gates on example {example}") + table
 
 
 def lstm_gates_widget(model, num_examples: int = 5, length: int = 50, seed: int = 7):
@@ -207,13 +193,13 @@ def _render_bias(bias, biases, num_steps):
     def shown(step):
         return "not within the plot" if step is None else str(step)
 
-    table = _html_table(
+    table = html_table(
         ["z = sigmoid(bias)", "half-life ln(1/2)/ln z", "measured: steps to < 1/2",
          "measured: steps to < 1/10", f"h after {num_steps - 1} steps"],
         [[f"{z:.4f}", f"{memory_half_life(bias):.2f}", shown(steps_below(curve, 0.5)),
           shown(steps_below(curve, 0.1)), f"{curve[-1]:.4f}"]],
         "cp-gru-memory")
-    return _image(fig, f"GRU memory with update bias {bias:g}") + table
+    return image_html(fig, f"GRU memory with update bias {bias:g}") + table
 
 
 def gru_memory_widget(update_biases: Sequence[float] = (-2, 0, 1, 2, 3, 4, 5),

@@ -19,25 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
-from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
+from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
 
 __all__ = ["truncation_problem", "truncation_widget", "REPORTED_DISTANCES",
            "spectral_radius_widget", "clipping_threshold_widget"]
 
-TABLE_STYLE = "border-collapse:collapse;font-family:monospace"
-
-
-def _html_table(header, rows, css_class):
-    cells = "".join(f"<th style='padding:2px 8px'>{h}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{v}</td>" for v in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table class='{css_class}' style='{TABLE_STYLE}'><tr>{cells}</tr>{body}</table>"
-
-
-def _image(fig, alt):
-    return f"<img src='{png_data_uri(figure_to_png(fig))}' alt='{alt}' style='max-width:100%'/>"
 
 
 def _check_options(name, values, allow_none):
@@ -101,14 +87,14 @@ def _render_window(window, weights, x, targets):
     dx0 = float(np.linalg.norm(cut["x"][0]))
     difference = float(np.linalg.norm(cut["weight_hh"] - full["weight_hh"])
                        / np.linalg.norm(full["weight_hh"]))
-    table = _html_table(
+    table = html_table(
         ["window k", f"inputs reached by L_{T - 1}", "||dL/dx_0||",
          "||dW_hh - dW_hh(full)|| / ||dW_hh(full)||"],
         [["full" if window is None else window, f"steps {earliest}..{T - 1}", f"{dx0:.4e}",
           f"{difference:.4e}"]],
         "cp-truncation",
     )
-    return _image(fig, f"gradient map for window {window}") + table
+    return image_html(fig, f"gradient map for window {window}") + table
 
 
 def truncation_widget(windows=(1, 2, 4, 8, 12, None), length=24, seed=0):
@@ -156,7 +142,7 @@ def _render_radius(radius, num_steps, hidden_size, seed):
     rows = [[f] + [f"{norms[f][k]:.3e}" for k in REPORTED_DISTANCES if k <= num_steps]
             for f in NONLINEARITIES]
     header = ["f"] + [f"k = {k}" for k in REPORTED_DISTANCES if k <= num_steps]
-    return _image(fig, f"gradient norms for radius {radius:g}") + _html_table(
+    return image_html(fig, f"gradient norms for radius {radius:g}") + html_table(
         header, rows, "cp-radius")
 
 
@@ -205,9 +191,9 @@ def _render_threshold(clip_norm, history, steps):
     row = ["none" if clip_norm is None else f"{clip_norm:g}", len(losses),
            "-" if blown is None else blown, f"{final:.4e}" if math.isfinite(final) else str(final),
            f"{max(norms):.3e}", f"{100 * clipped_share:.1f}%"]
-    table = _html_table(["threshold c", "steps run", "first non-finite step", "last loss",
+    table = html_table(["threshold c", "steps run", "first non-finite step", "last loss",
                          "largest gradient norm", "steps clipped"], [row], "cp-clipping")
-    return _image(fig, f"training curve, {name}") + table
+    return image_html(fig, f"training curve, {name}") + table
 
 
 def clipping_threshold_widget(thresholds: Sequence[float | None] = (None, 10.0, 1.0, 0.1),

@@ -57,6 +57,24 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+TABLE_STYLE = "border-collapse:collapse;font-family:monospace"
+
+
+def html_table(header, rows, css_class: str) -> str:
+    """A small HTML table (monospace, padded cells) for a widget view."""
+    cells = "".join(f"<th style='padding:2px 8px'>{h}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='padding:2px 8px'>{v}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table class='{css_class}' style='{TABLE_STYLE}'><tr>{cells}</tr>{body}</table>"
+
+
+def image_html(fig, alt: str) -> str:
+    """A matplotlib figure as an inline <img> (a data: URI), to place inside an HTML view."""
+    return f"<img src='{png_data_uri(figure_to_png(fig))}' alt='{alt}' style='max-width:100%'/>"
+
+
 def precomputed_slider(
     description: str,
     options: Sequence[Any],
