@@ -192,6 +192,14 @@ class _CellBase(nn.Module):
                       else "(hidden_size,) for unbatched input")
         return state if batched else state.unsqueeze(0)
 
+    def _batched_input_and_state(self, input: Tensor, hx: Tensor | None):
+        """Checked ``(x (B, D), h (B, H), batched)``; a missing state starts at zeros."""
+        batched = self._check_input(input)
+        x = input if batched else input.unsqueeze(0)                        # (B, D)
+        if hx is None:
+            return x, x.new_zeros(x.shape[0], self.hidden_size), batched    # (B, H)
+        return x, self._check_state("hx", hx, input, batched), batched
+
     def _project_input(self, input: Tensor, bias: Tensor | None) -> Tensor:
         """``x W_ih^T + bias`` for one step: (B, D) -> (B, G*H)."""
         return F.linear(input, self.weight_ih, bias)
@@ -214,12 +222,7 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        batched = self._check_input(input)
-        x = input if batched else input.unsqueeze(0)                        # (B, D)
-        if hx is None:
-            h = x.new_zeros(x.shape[0], self.hidden_size)                   # (B, H)
-        else:
-            h = self._check_state("hx", hx, input, batched)
+        x, h, batched = self._batched_input_and_state(input, hx)            # (B, D), (B, H)
         both_biases = None if self.bias_ih is None else self.bias_ih + self.bias_hh
         h = rnn_step(self._project_input(x, both_biases), h, self.weight_hh, self.nonlinearity)
         return h if batched else h.squeeze(0)
@@ -262,11 +265,6 @@ class GRUCell(_CellBase):
     num_gates = 3
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        batched = self._check_input(input)
-        x = input if batched else input.unsqueeze(0)                        # (B, D)
-        if hx is None:
-            h = x.new_zeros(x.shape[0], self.hidden_size)                   # (B, H)
-        else:
-            h = self._check_state("hx", hx, input, batched)
+        x, h, batched = self._batched_input_and_state(input, hx)            # (B, D), (B, H)
         h = gru_step(self._project_input(x, self.bias_ih), h, self.weight_hh, self.bias_hh)
         return h if batched else h.squeeze(0)
