@@ -11,7 +11,7 @@ Targets (issue 4): under 10 s per submission per assignment on 2 cores, and 30 s
 one assignment in under 3 minutes. Run from the repository root::
 
     python benchmarks/autograde_speed.py --submissions 30 --jobs 2 --assignments rnn_bptt
-    python benchmarks/autograde_speed.py --submissions 6 --serial      # all three, both ways
+    python benchmarks/autograde_speed.py --submissions 6 --serial      # all six, both ways
 
 The machine is shared and noisy: compare numbers measured in the same run.
 """
@@ -38,6 +38,9 @@ MISTAKES = {  # one typical mistake per assignment, applied to every other submi
     "gated_cells": ("gru_step_forward", "h_t = (1.0 - z) * n + z * h_prev",
                     "h_t = z * n + (1.0 - z) * h_prev"),
     "char_lm": ("sample_next", "scaled = logits / temperature", "scaled = logits * temperature"),
+    "attention_seq2seq": ("masked_softmax", 'float("-inf")', "0.0"),
+    "memory_addressing": ("memory_hop", "return u + o, p", "return o, p"),
+    "modern_cells": ("sru_recurrence", "(1 - f) * x_tilde[t]", "x_tilde[t]"),
 }
 
 

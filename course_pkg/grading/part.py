@@ -310,10 +310,11 @@ class Part:
         tolerance = tolerance_for(*inputs.values())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            reference = spec.expected(_float64(inputs), params)
             matches = probes.matching_variants(
                 got, _float64(inputs), spec.variants(params),
                 lambda name, value, wanted: spec.compare(name, value, wanted, tolerance,
-                                                         params).ok)
+                                                         params).ok, reference=reference)
         if matches:
             return [f"diagnosis: {variant.hint}" for variant in matches[:2]]
         isolations = list(spec.isolations(params))

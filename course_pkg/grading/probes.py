@@ -75,10 +75,12 @@ def _all_match(got: Outputs, expected: Outputs, names: Sequence[str], same: Same
 
 
 def matching_variants(got: Outputs, inputs: Inputs, variants: Sequence[Variant],
-                      same: Same | Tolerance) -> list[Variant]:
+                      same: Same | Tolerance, reference: Outputs | None = None) -> list[Variant]:
     """The variants whose outputs the student's outputs equal (on the outputs they define).
 
     ``same`` decides equality of one output (the part's own comparison), or is a Tolerance.
+    A variant that equals ``reference`` (the right outputs) on these inputs cannot tell the
+    mistake from the right answer (e.g. "alpha missing" when alpha is 1), so it is skipped.
     """
     if isinstance(same, Tolerance):
         tolerance = same
@@ -90,6 +92,8 @@ def matching_variants(got: Outputs, inputs: Inputs, variants: Sequence[Variant],
         except Exception:  # a variant that does not apply to these sizes
             continue
         names = list(variant.outputs) if variant.outputs is not None else list(expected)
+        if reference is not None and _all_match(expected, reference, names, same):
+            continue
         if names and _all_match(got, expected, names, same):
             found.append(variant)
     return found

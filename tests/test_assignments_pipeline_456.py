@@ -1,4 +1,4 @@
-"""The instructor's pipeline, end to end, for assignments 4 and 5 on a temporary copy.
+"""The instructor's pipeline, end to end, for assignments 4, 5 and 6 on a temporary copy.
 
 nbgrader generate_assignment -> submissions (the solution, the untouched release, typical
 mistakes, delegation) -> autograde with the course's runner (course_pkg.grading.pipeline) ->
@@ -23,7 +23,8 @@ from course_pkg.grading import pipeline
 
 pytestmark = pytest.mark.pipeline
 
-A4, A5 = "attention_seq2seq", "memory_addressing"
+A4, A5, A6 = "attention_seq2seq", "memory_addressing", "modern_cells"
+ASSIGNMENTS = (A4, A5, A6)
 
 SDPA_CONTEXT = (
     "import torch.nn.functional as F\n"
@@ -38,6 +39,11 @@ NTM_THROUGH_IMPORTLIB = (
     "def content_addressing(memory, key, beta):\n"
     "    ntm = importlib.import_module('course_pkg.models.' + 'ntm')\n"
     "    return ntm.content_addressing(memory, key, beta)\n")
+
+SRU_DELEGATION = (
+    "from course_pkg.nn.sru import sru_recurrence as reference\n"
+    "def sru_recurrence(projections, x_highway, v_f, v_r, b_f, b_r, c0, alpha):\n"
+    "    return reference(projections, alpha * x_highway, v_f, v_r, b_f, b_r, c0)\n")
 
 SUBMISSIONS = {
     (A4, "solution"): dict(),
@@ -62,6 +68,14 @@ SUBMISSIONS = {
     }),
     (A5, "ntm_delegation"): dict(edits={"content_addressing": lambda source:
                                         NTM_THROUGH_IMPORTLIB}),
+    (A6, "solution"): dict(),
+    (A6, "untouched"): dict(solutions=False),
+    (A6, "mistakes"): dict(edits={
+        "conv_lstm_step": replace("a_i, a_f, a_g, a_o = pre", "a_i, a_g, a_f, a_o = pre"),
+        "mogrify": replace("2 * torch.sigmoid", "torch.sigmoid"),
+        "sru_recurrence": replace("(1 - f) * x_tilde[t]", "x_tilde[t]"),
+    }),
+    (A6, "sru_delegation"): dict(edits={"sru_recurrence": lambda source: SRU_DELEGATION}),
 }
 
 EXPECTED_SCORES = {
@@ -78,6 +92,11 @@ EXPECTED_SCORES = {
     # location_addressing 0.75 of 3 ("returns" only); memory_hop 1.33 of 2 (p right)
     (A5, "more_mistakes"): 9 - 3 + 0.75 - 2 + 1.33,
     (A5, "ntm_delegation"): 9 - 2,
+    (A6, "solution"): 11.0, (A6, "untouched"): 0.0,
+    # conv_lstm_step 1 of 4 ("returns" only); mogrify 1.8 of 3 (right with no rounds);
+    # sru_recurrence 1 of 4 ("returns" only)
+    (A6, "mistakes"): 1 + 1.8 + 1,
+    (A6, "sru_delegation"): 11 - 4,
 }
 
 FEEDBACK_MESSAGES = {
@@ -90,32 +109,35 @@ FEEDBACK_MESSAGES = {
     (A5, "more_mistakes"): ["interpolation with g swapped",
                             "read it from the output memories c_i"],
     (A5, "ntm_delegation"): ["course_pkg.models.ntm.content_addressing"],
+    (A6, "mistakes"): ["your code reads the gate blocks in the order i, g, f, o",
+                       "the gates miss their factor 2", "c_t adds x~_t unscaled"],
+    (A6, "sru_delegation"): ["course_pkg.nn.sru.sru_recurrence", "no points for this part"],
 }
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Generate, submit, autograde, give feedback and export assignments 4 and 5."""
-    tmp = tmp_path_factory.mktemp("course45")
+    """Generate, submit, autograde, give feedback and export assignments 4, 5 and 6."""
+    tmp = tmp_path_factory.mktemp("course456")
     course = tmp / "assignments"
     course.mkdir()
     shutil.copy(COURSE_SOURCE / "nbgrader_config.py", course)
-    for assignment in (A4, A5):
+    for assignment in ASSIGNMENTS:
         shutil.copytree(COURSE_SOURCE / "source" / assignment, course / "source" / assignment)
     with open(course / "nbgrader_config.py", "a") as config:
         config.write("\nc.Execute.timeout = 30\nc.RobustExecute.timeout = 30\n")
     env = _environment(tmp)
     os.environ.update({k: env[k] for k in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR",
                                            "JUPYTER_RUNTIME_DIR", "MPLCONFIGDIR")})
-    for assignment in (A4, A5):
+    for assignment in ASSIGNMENTS:
         _nbgrader(course, "generate_assignment", assignment, "--force", env=env)
     for (assignment, student), options in SUBMISSIONS.items():
         make_submission(course, assignment, student, **options)
     results = {}
-    for assignment in (A4, A5):
+    for assignment in ASSIGNMENTS:
         for result in pipeline.autograde(course, assignment, jobs=2, timeout=300):
             results[(assignment, result.student)] = result
-    for assignment in (A4, A5):
+    for assignment in ASSIGNMENTS:
         _nbgrader(course, "generate_feedback", assignment, "--force", env=env)
     _nbgrader(course, "export", "--to", str(tmp / "grades.csv"), env=env)
     with open(tmp / "grades.csv") as handle:
@@ -123,7 +145,7 @@ def graded(tmp_path_factory):
     return {"course": course, "results": results, "grades": grades}
 
 
-@pytest.mark.parametrize("assignment", [A4, A5])
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_has_no_solutions_and_no_hidden_tests(graded, assignment):
     text = (graded["course"] / "release" / assignment / f"{assignment}.ipynb").read_text()
     assert "HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
