@@ -1,0 +1,81 @@
+"""Test sentences tagged by the word-only BiLSTM and by the char-CNN + BiLSTM, side by side
+(chapter 16).
+
+Each view of the slider is one sentence from the test split of the entity-tagging task (names
+never seen in training), as an HTML table: a column per token, a row for the words, the gold BIO
+tags and each tagger's predicted tags (`course_pkg.experiments.cnn_bilstm.compare_taggers`). A
+wrong tag is marked in red (class ``tag-error``); a word missing from the training vocabulary,
+which the word embedding sees as ``<unk>``, is underlined and starred.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import ipywidgets as widgets
+
+from course_pkg.experiments.cnn_bilstm import TAGGER_NAMES, TaggedExample
+from course_pkg.validation import require_positive_int
+from course_pkg.widgets.precomputed import TABLE_STYLE, precomputed_slider
+
+__all__ = ["tagged_sentence_html", "tagged_sentences_widget"]
+
+_CELL = "padding:2px 6px;border:1px solid #ddd"
+_ERROR = "padding:2px 6px;border:1px solid #ddd;background:#f8c0c0;color:#900"
+
+
+def _check_example(name: str, example: TaggedExample) -> None:
+    if not isinstance(example, TaggedExample):
+        raise TypeError(f"{name}: expected a TaggedExample, got {type(example).__name__}")
+    n = len(example.words)
+    lengths = [len(example.gold), len(example.unseen)] + \
+        [len(example.predicted.get(key, ())) for key in TAGGER_NAMES]
+    if n == 0 or any(length != n for length in lengths):
+        raise ValueError(f"{name}: expected {n} gold tags, unseen flags and predicted "
+                         f"tags for each of {list(TAGGER_NAMES)} (one per word), got lengths "
+                         f"{lengths}")
+
+
+def tagged_sentence_html(example: TaggedExample) -> str:
+    """One sentence as an HTML table: words, gold tags, then one row per tagger with its errors
+    marked, and a line counting each tagger's wrong tags."""
+    _check_example("example", example)
+    word_cells = "".join(
+        f"<td style='{_CELL}'>" + (f"<u>{html.escape(w)}</u>*" if unseen else html.escape(w))
+        + "</td>" for w, unseen in zip(example.words, example.unseen))
+    rows = [f"<tr><th style='{_CELL}'>word</th>{word_cells}</tr>",
+            f"<tr><th style='{_CELL}'>gold</th>"
+            + "".join(f"<td style='{_CELL}'>{tag}</td>" for tag in example.gold) + "</tr>"]
+    counts = []
+    for key, name in TAGGER_NAMES.items():
+        cells = []
+        wrong = 0
+        for tag, gold in zip(example.predicted[key], example.gold):
+            if tag == gold:
+                cells.append(f"<td style='{_CELL}'>{tag}</td>")
+            else:
+                wrong += 1
+                cells.append(f"<td class='tag-error' style='{_ERROR}'>{tag}</td>")
+        rows.append(f"<tr><th style='{_CELL}'>{name}</th>{''.join(cells)}</tr>")
+        counts.append(f"{name}: <b>{wrong}</b> wrong tag{'s' if wrong != 1 else ''}")
+    return (f"<div><table style='{TABLE_STYLE}'>{''.join(rows)}</table>"
+            f"<p>{'; '.join(counts)}. Starred, underlined words were never seen in training "
+            f"(the word embedding reads them as &lt;unk&gt;).</p></div>")
+
+
+def tagged_sentences_widget(examples: Sequence[TaggedExample],
+                            max_sentences: int = 8) -> widgets.VBox:
+    """A slider over up to ``max_sentences`` tagged test sentences (see module docstring)."""
+    require_positive_int("max_sentences", max_sentences)
+    examples = list(examples)
+    if not examples:
+        raise ValueError("examples: expected at least one TaggedExample, got none")
+    for i, example in enumerate(examples):
+        _check_example(f"examples[{i}]", example)
+    shown = examples[:max_sentences]
+    return precomputed_slider(
+        "test sentence", shown, tagged_sentence_html,
+        labels=[str(i + 1) for i in range(len(shown))],
+        caption="Test sentences (names unseen in training): gold tags and the two taggers' "
+                "predictions; wrong tags in red.")

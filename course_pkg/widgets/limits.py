@@ -1,0 +1,69 @@
+"""The cost-of-recurrence widget of chapter 17: a slider over the sequence length T.
+
+Each view shows, for one measured T of a
+`course_pkg.experiments.limits_of_recurrence.TimingResult`, the median time of one forward +
+backward pass of the course's LSTM, ``torch.nn.LSTM`` and one self-attention block as bars, and a
+table with the times, each time divided by the attention block's, the number of operations that
+must run one after another (T for the recurrence, 1 for a self-attention layer), and the number
+of attention scores B * heads * T^2 that attention computes and stores instead.
+
+The views are built from the measured data when the widget is made (`precomputed_slider`), so
+the slider also works in the static HTML book.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from course_pkg.experiments.limits_of_recurrence import TIMED_MODELS, TimingResult
+from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
+
+__all__ = ["timing_table_rows", "cost_by_length_widget"]
+
+_COLOURS = {"course LSTM": "C0", "torch.nn.LSTM": "C2", "self-attention": "C1"}
+
+
+def _require_result(result) -> None:
+    if not isinstance(result, TimingResult):
+        raise TypeError(f"result: expected a TimingResult from time_recurrence_vs_attention, "
+                        f"got {type(result).__name__}")
+
+
+def timing_table_rows(result: TimingResult, T: int) -> list[list[str]]:
+    """Rows (model, median ms, time / attention's, sequential steps, attention scores) at T."""
+    _require_result(result)
+    if T not in result.seconds:
+        raise ValueError(f"T: expected one of the measured lengths {result.lengths}, got {T!r}")
+    rows = []
+    for name in TIMED_MODELS:
+        scores = f"{result.score_entries[T]:,}" if name == "self-attention" else "-"
+        rows.append([name, f"{result.seconds[T][name] * 1e3:.2f}",
+                     f"{result.ratio(T, name):.2f}x", str(result.sequential_steps[T][name]),
+                     scores])
+    return rows
+
+
+def _render(result: TimingResult, T: int, top_ms: float) -> str:
+    import matplotlib.pyplot as plt
+
+    milliseconds = [result.seconds[T][name] * 1e3 for name in TIMED_MODELS]
+    fig, ax = plt.subplots(figsize=(5.0, 2.2))
+    ax.barh(list(TIMED_MODELS), milliseconds, color=[_COLOURS[n] for n in TIMED_MODELS])
+    ax.set_xlim(0, top_ms)                              # one scale for every T
+    ax.invert_yaxis()
+    ax.set_xlabel("median ms, forward + backward")
+    ax.set_title(f"T = {T}, B = {result.batch_size}, width {result.width}")
+    table = html_table(["model", "median ms", "time / attention", "sequential steps",
+                        "attention scores"], timing_table_rows(result, T), "ch17-timing")
+    return f"<div>{image_html(fig, f'timings at T = {T}')}{table}</div>"
+
+
+def cost_by_length_widget(result: TimingResult) -> widgets.VBox:
+    """A slider over the lengths measured in ``result``; each view: bars of the three models'
+    times (one fixed axis for all T) and the table of `timing_table_rows`."""
+    _require_result(result)
+    top_ms = 1.05 * max(s * 1e3 for by_model in result.seconds.values()
+                        for s in by_model.values())
+    return precomputed_slider(
+        "sequence length T", result.lengths, lambda T: _render(result, T, top_ms),
+        caption="Measured on the machine that built this page, one CPU thread.")

@@ -1,0 +1,146 @@
+"""course_pkg.experiments.cnn_bilstm on tiny configurations: structure, ranges, per-type F1 on
+hand-scored examples, the per-frame CNN sees one frame only, tiny runs beat chance, bad input."""
+
+import pytest
+import torch
+
+from course_pkg.experiments.cnn_bilstm import (
+    ENTITY_KINDS, TAGGER_NAMES, FrameRun, PerFrameClassifier, TaggerComparison, _delayed_targets,
+    caption_two_digit_numbers, compare_frame_models, compare_taggers, frame_table, kind_f1,
+    tagger_table,
+)
+from course_pkg.models.image_sequence import FrameSequenceClassifier
+
+
+def test_kind_f1_on_hand_scored_sentences():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-LOC", "O"]]
+    predicted = [["B-PER", "O", "O", "B-LOC"], ["B-LOC", "B-PER"]]
+    # PER: gold {(0,0-2)}, predicted {(0,0-1), (1,1-2)}: 0 correct -> F1 0.
+    assert kind_f1(gold, predicted, "PER") == 0.0
+    # LOC: gold and predicted both {(0,3-4), (1,0-1)} -> F1 1.
+    assert kind_f1(gold, predicted, "LOC") == 1.0
+    # PER with one of two predictions right: P = 1/2, R = 1/1, F1 = 2/3.
+    assert kind_f1([["B-PER", "O"]], [["B-PER", "B-PER"]], "PER") == pytest.approx(2 / 3)
+
+
+@pytest.fixture(scope="module")
+def tiny_comparison():
+    return compare_taggers(seeds=(0, 1), num_train=80, num_test=40, steps=60, batch_size=16,
+                           word_dim=8, char_filters=12, hidden_size=12, num_examples=3)
+
+
+def test_compare_taggers_structure_and_ranges(tiny_comparison):
+    result = tiny_comparison
+    assert isinstance(result, TaggerComparison)
+    assert sorted((r.seed, r.model) for r in result.runs) == \
+        sorted((s, m) for s in (0, 1) for m in TAGGER_NAMES)
+    for run in result.runs:
+        assert 0.0 <= run.test_f1 <= 1.0 and 0.0 <= run.valid_f1 <= 1.0
+        assert set(run.test_kind_f1) == set(ENTITY_KINDS)
+        assert len(run.losses) == 60 and run.parameters > 0 and run.seconds > 0
+    chars = {r.seed: r for r in result.runs if r.model == "chars"}
+    words = {r.seed: r for r in result.runs if r.model == "words"}
+    assert all(chars[s].parameters > words[s].parameters for s in (0, 1))
+    assert 0.5 < result.unseen_fraction <= 1.0          # test names are new words
+    assert len(result.examples) == 3
+    for example in result.examples:
+        n = len(example.words)
+        assert len(example.gold) == n and len(example.unseen) == n
+        assert all(len(example.predicted[k]) == n for k in TAGGER_NAMES)
+        # every entity's first word is a name from the test pool, so unseen (places may add
+        # a seen word such as "Bay" after it)
+        assert all(u for u, tag in zip(example.unseen, example.gold) if tag.startswith("B-"))
+
+
+def test_tiny_char_tagger_finds_entities_and_beats_its_word_only_twin(tiny_comparison):
+    chars = [r.test_f1 for r in tiny_comparison.runs if r.model == "chars"]
+    words = [r.test_f1 for r in tiny_comparison.runs if r.model == "words"]
+    assert min(chars) > 0.5
+    assert sum(chars) > sum(words)
+
+
+def test_compare_taggers_is_deterministic():
+    kwargs = dict(seeds=(3,), num_train=30, num_test=10, steps=5, batch_size=8, word_dim=4,
+                  char_filters=4, hidden_size=4, num_examples=1)
+    a, b = compare_taggers(**kwargs), compare_taggers(**kwargs)
+    assert [r.losses for r in a.runs] == [r.losses for r in b.runs]
+
+
+def test_tagger_table_lists_both_models_and_means(tiny_comparison):
+    table = tagger_table(tiny_comparison.runs)
+    for name in TAGGER_NAMES.values():
+        assert name in table
+    run = tiny_comparison.runs[0]
+    assert f"{run.test_f1:.3f}" in table
+    assert "+-" in table
+
+
+def test_delayed_targets():
+    digits = torch.tensor([[1, 2], [3, 4], [5, 6], [7, 8]])          # (T=4, B=2)
+    targets, mask = _delayed_targets(digits, 2)
+    assert targets[2:].tolist() == [[1, 2], [3, 4]]
+    assert mask.tolist() == [[False, False], [False, False], [True, True], [True, True]]
+    same, everywhere = _delayed_targets(digits, 0)
+    assert torch.equal(same, digits) and bool(everywhere.all())
+
+
+def test_per_frame_classifier_sees_only_its_frame_unlike_the_cnn_lstm():
+    torch.manual_seed(0)
+    frames = torch.rand(5, 2, 1, 8, 8)
+    changed = frames.clone()
+    changed[1] += 0.5                                                # change frame 2 only
+    for model, later_moves in ((PerFrameClassifier(10), False),
+                               (FrameSequenceClassifier(10), True)):
+        with torch.no_grad():
+            moved = (model(frames) - model(changed)).abs().amax(dim=(1, 2))   # (T,)
+        assert moved[0] == 0 and moved[1] > 0
+        assert bool((moved[2:] > 0).all()) == later_moves
+
+
+def test_tiny_frame_run_beats_chance_and_table():
+    runs = compare_frame_models(seeds=(0,), delays=(0,), length=4, num_train=128, num_test=64,
+                                steps=60, batch_size=16, hidden_size=16)
+    assert [(r.model, r.delay) for r in runs] == [("cnn", 0), ("cnn_lstm", 0)]
+    assert all(isinstance(r, FrameRun) and 0.0 <= r.accuracy <= 1.0 for r in runs)
+    assert runs[0].accuracy > 0.3                                    # chance is 0.1
+    table = frame_table(runs)
+    assert "CNN per frame" in table and "current digit" in table
+    assert f"{runs[0].accuracy:.3f}" in table
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="seeds"):
+        compare_taggers(seeds=())
+    with pytest.raises(ValueError, match="seeds"):
+        compare_taggers(seeds=(-1,))
+    with pytest.raises(ValueError, match="steps"):
+        compare_taggers(steps=0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        compare_taggers(learning_rate=0.0)
+    with pytest.raises(ValueError, match="kind"):
+        kind_f1([["O"]], [["O"]], "ORG")
+    with pytest.raises(ValueError, match="delays"):
+        compare_frame_models(delays=(8,), length=8)
+    with pytest.raises(ValueError, match="delays"):
+        compare_frame_models(delays=())
+    with pytest.raises(TypeError, match="batch_size"):
+        compare_frame_models(batch_size=2.0)
+    with pytest.raises(ValueError, match="frames"):
+        PerFrameClassifier(10)(torch.rand(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="runs"):
+        tagger_table([])
+    with pytest.raises(ValueError, match="runs"):
+        frame_table([])
+
+
+def test_tiny_captioner_beats_chance_and_reports_its_captions():
+    (run,) = caption_two_digit_numbers(seeds=(0,), num_train=1024, num_test=100,
+                                       steps=200)
+    assert run.written.shape == (2, 100) and run.test_digits.shape == (2, 100)
+    assert run.test_images.shape == (100, 1, 16, 16)
+    right = (run.written == run.test_digits)
+    assert run.both_right == pytest.approx(right.all(dim=0).float().mean().item())
+    assert run.position_accuracy == pytest.approx(right.float().mean(dim=1).tolist())
+    assert min(run.position_accuracy) > 0.3                        # chance is 0.1 per digit
+    with pytest.raises(ValueError, match="steps"):
+        caption_two_digit_numbers(steps=0)
