@@ -90,3 +90,14 @@ def require_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     """Check that ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
+
+
+def require_seeds(seeds: Any) -> list[int]:
+    """Check that ``seeds`` is a non-empty sequence of ints >= 0; return it as a list."""
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed, got none")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seeds: expected ints >= 0, got {seed!r}")
+    return seeds

@@ -37,3 +37,12 @@ def test_range_refuses_nan_and_out_of_range():
         v.require_in_range("p", 1.5, 0, 1)
     with pytest.raises(ValueError, match=r"mode: expected one of \['a', 'b'\], got 'c'"):
         v.require_choice("mode", "c", ["a", "b"])
+
+
+def test_seeds_become_a_list_and_bad_ones_are_named():
+    assert v.require_seeds(range(3)) == [0, 1, 2]
+    with pytest.raises(ValueError, match="seeds: expected at least one seed, got none"):
+        v.require_seeds(())
+    for bad in (-1, 1.0, True):
+        with pytest.raises(ValueError, match=f"seeds: expected ints >= 0, got {bad!r}"):
+            v.require_seeds([0, bad])

@@ -46,7 +46,7 @@ from course_pkg.models.image_sequence import (
     FrameSequenceClassifier,
     ImageCaptioner,
 )
-from course_pkg.validation import require_in_range, require_positive_int
+from course_pkg.validation import require_in_range, require_positive_int, require_seeds
 
 __all__ = [
     "TAGGER_NAMES", "ENTITY_KINDS", "TaggerRun", "TaggedExample", "TaggerComparison",
@@ -59,14 +59,13 @@ TAGGER_NAMES = {"words": "word-only BiLSTM", "chars": "char-CNN + BiLSTM"}
 ENTITY_KINDS = ("PER", "LOC")
 
 
-def _require_seeds(seeds: Sequence[int]) -> list[int]:
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError("seeds: expected at least one seed, got none")
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seeds: expected ints >= 0, got {seed!r}")
-    return seeds
+def _require_budget(learning_rate: float, **sizes: int) -> None:
+    """Every size a positive int, the learning rate in (0, 1]."""
+    for name, value in sizes.items():
+        require_positive_int(name, value)
+    require_in_range("learning_rate", learning_rate, 0.0, 1.0)
+    if learning_rate == 0:
+        raise ValueError("learning_rate: expected a positive number, got 0")
 
 
 def _mean_spread(values: Sequence[float]) -> str:
@@ -171,15 +170,10 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
     :class:`TaggerComparison` with one :class:`TaggerRun` per (seed, model) and the first
     ``num_examples`` test sentences tagged by the first seed's two models.
     """
-    seeds = _require_seeds(seeds)
-    for name, value in (("num_train", num_train), ("num_test", num_test), ("steps", steps),
-                        ("batch_size", batch_size), ("word_dim", word_dim),
-                        ("char_filters", char_filters), ("hidden_size", hidden_size),
-                        ("num_examples", num_examples)):
-        require_positive_int(name, value)
-    require_in_range("learning_rate", learning_rate, 0.0, 1.0)
-    if learning_rate == 0:
-        raise ValueError("learning_rate: expected a positive number, got 0")
+    seeds = require_seeds(seeds)
+    _require_budget(learning_rate, num_train=num_train, num_test=num_test, steps=steps,
+                    batch_size=batch_size, word_dim=word_dim, char_filters=char_filters,
+                    hidden_size=hidden_size, num_examples=num_examples)
     require_in_range("word_dropout", word_dropout, 0.0, 1.0)
 
     runs, examples, unseen_fraction = [], [], 0.0
@@ -308,7 +302,7 @@ def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = 
     sequences from a separate seed (``seed + 1000``). Both models get the same CNN sizes, the
     same ``steps`` minibatches and the same learning rate.
     """
-    seeds = _require_seeds(seeds)
+    seeds = require_seeds(seeds)
     delays = list(delays)
     if not delays:
         raise ValueError("delays: expected at least one delay, got none")
@@ -317,12 +311,8 @@ def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = 
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay < length:
             raise ValueError(f"delays: expected ints in [0, {length - 1}] (less than length), "
                              f"got {delay!r}")
-    for name, value in (("num_train", num_train), ("num_test", num_test), ("steps", steps),
-                        ("batch_size", batch_size), ("hidden_size", hidden_size)):
-        require_positive_int(name, value)
-    require_in_range("learning_rate", learning_rate, 0.0, 1.0)
-    if learning_rate == 0:
-        raise ValueError("learning_rate: expected a positive number, got 0")
+    _require_budget(learning_rate, num_train=num_train, num_test=num_test, steps=steps,
+                    batch_size=batch_size, hidden_size=hidden_size)
 
     runs = []
     for seed in seeds:
@@ -413,13 +403,9 @@ def caption_two_digit_numbers(seeds: Sequence[int] = (0,), num_train: int = 2048
     (teacher forcing); the loss is the cross-entropy of both tokens. Test pictures come from
     seed ``seed + 1000`` and are captioned by ``generate`` (greedy, 2 tokens).
     """
-    seeds = _require_seeds(seeds)
-    for name, value in (("num_train", num_train), ("num_test", num_test), ("steps", steps),
-                        ("batch_size", batch_size), ("hidden_size", hidden_size)):
-        require_positive_int(name, value)
-    require_in_range("learning_rate", learning_rate, 0.0, 1.0)
-    if learning_rate == 0:
-        raise ValueError("learning_rate: expected a positive number, got 0")
+    seeds = require_seeds(seeds)
+    _require_budget(learning_rate, num_train=num_train, num_test=num_test, steps=steps,
+                    batch_size=batch_size, hidden_size=hidden_size)
     runs = []
     for seed in seeds:
         images, digits = two_digit_images(num_train, seed=seed)           # (N, 1, 16, 16), (2, N)

@@ -25,7 +25,6 @@ The training runs reuse chapter 5's helpers (`course_pkg.experiments.adding.trai
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -40,11 +39,14 @@ from course_pkg.experiments.adding import (
     adding_loss,
     train_adding,
 )
+from course_pkg.experiments.timing import median_pass_seconds
 from course_pkg.models.self_attention import SelfAttentionBlock, SelfAttentionSequenceModel
 from course_pkg.models.sequence_regressor import count_parameters
 from course_pkg.nn.recurrent import LSTM
 from course_pkg.training import evaluate, train
-from course_pkg.validation import require_choice, require_in_range, require_positive_int
+from course_pkg.validation import (
+    require_choice, require_in_range, require_positive_int, require_seeds,
+)
 
 __all__ = ["TIMED_MODELS", "TimingResult", "time_recurrence_vs_attention", "crossover_length",
            "ShortSequenceResult", "short_sequence_comparison", "SweepResult",
@@ -63,16 +65,6 @@ def _require_lengths(name: str, values, minimum: int = 1) -> list[int]:
         if value < minimum:
             raise ValueError(f"{name}: expected lengths >= {minimum}, got {value}")
     return values
-
-
-def _require_seeds(seeds) -> list[int]:
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError("seeds: expected at least one seed, got none")
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seeds: expected non-negative ints, got {seed!r}")
-    return seeds
 
 
 # ----------------------------------------------------------------------------------------------
@@ -128,8 +120,6 @@ def time_recurrence_vs_attention(lengths: Sequence[int] = (16, 32, 64, 128, 256,
     for name, value in (("batch_size", batch_size), ("width", width),
                         ("num_heads", num_heads), ("repeats", repeats)):
         require_positive_int(name, value)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup: expected a non-negative int, got {warmup!r}")
     if width % num_heads:
         raise ValueError(f"num_heads: expected a divisor of width = {width}, got {num_heads}")
     torch.manual_seed(seed)
@@ -139,22 +129,7 @@ def time_recurrence_vs_attention(lengths: Sequence[int] = (16, 32, 64, 128, 256,
     for T in lengths:
         x = torch.randn(T, batch_size, width, requires_grad=True)    # (T, B, d)
         upstream = torch.randn(T, batch_size, width)                  # dL/d output, (T, B, d)
-
-        def one_pass(module: nn.Module) -> None:
-            module.zero_grad(set_to_none=True)
-            x.grad = None
-            output, _ = module(x)                                     # (T, B, d)
-            output.backward(upstream)
-
-        times = {name: [] for name in TIMED_MODELS}
-        for r in range(warmup + repeats):
-            shift = r % len(TIMED_MODELS)
-            for name in TIMED_MODELS[shift:] + TIMED_MODELS[:shift]:
-                start = time.perf_counter()
-                one_pass(modules[name])
-                if r >= warmup:
-                    times[name].append(time.perf_counter() - start)
-        seconds[T] = {name: statistics.median(values) for name, values in times.items()}
+        seconds[T] = median_pass_seconds(modules, x, upstream, repeats, warmup)
         steps[T] = {"course LSTM": T, "torch.nn.LSTM": T, "self-attention": 1}
         scores[T] = batch_size * num_heads * T * T
     return TimingResult(lengths, seconds, steps, scores, batch_size, width, num_heads)
@@ -200,7 +175,7 @@ def short_sequence_comparison(lengths: Sequence[int] = (5, 20), seeds: Sequence[
     """Train chapter 5's tanh RNN and LSTM (`train_adding`) on the adding problem at each length
     and seed with the same settings; return the final validation MSEs."""
     lengths = _require_lengths("lengths", lengths, minimum=2)
-    seeds = _require_seeds(seeds)
+    seeds = require_seeds(seeds)
     final = {}
     for T in lengths:
         final[T] = {}
@@ -337,7 +312,7 @@ def attention_vs_lstm_adding(seeds: Sequence[int] = (0, 1), length: int = 50, st
     both: the data generator is seeded with the seed). ``attention`` overrides the attention
     model's sizes (default d_model 16, 2 heads, 2 blocks, ff 32: about the LSTM's parameter
     count at H = 32). Each model gets the learning rate that suits it (Adam)."""
-    seeds = _require_seeds(seeds)
+    seeds = require_seeds(seeds)
     for name, value in (("length", length), ("steps", steps), ("batch_size", batch_size),
                         ("lstm_hidden", lstm_hidden), ("eval_every", eval_every),
                         ("validation_size", validation_size)):

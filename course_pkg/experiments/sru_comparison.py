@@ -17,8 +17,6 @@ layer much faster while keeping it as accurate. This module gives the chapter th
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -28,6 +26,7 @@ from torch import Tensor, nn
 
 from course_pkg.data.synthetic import adding_problem
 from course_pkg.experiments.adding import BASELINE_MSE, VALIDATION_SEED
+from course_pkg.experiments.timing import median_pass_seconds
 from course_pkg.nn.recurrent import LSTM
 from course_pkg.nn.sru import SRU
 from course_pkg.training import evaluate, train
@@ -91,8 +90,6 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
     for name, value in (("batch_size", batch_size), ("hidden_size", hidden_size),
                         ("repeats", repeats)):
         require_positive_int(name, value)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup: expected a non-negative int, got {warmup!r}")
     torch.manual_seed(seed)
     H = hidden_size
     modules = dict(zip(TIMED_NAMES, (SRU(H, H), LSTM(H, H), nn.LSTM(H, H))))
@@ -100,22 +97,7 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
     for T in lengths:
         x = torch.randn(T, batch_size, H, requires_grad=True)        # (T, B, H)
         upstream = torch.randn(T, batch_size, H)                      # dL/d output, (T, B, H)
-
-        def one_pass(module):
-            module.zero_grad(set_to_none=True)
-            x.grad = None
-            output, _ = module(x)                                     # (T, B, H)
-            output.backward(upstream)
-
-        times = {name: [] for name in TIMED_NAMES}
-        for r in range(warmup + repeats):
-            shift = r % len(TIMED_NAMES)
-            for name in TIMED_NAMES[shift:] + TIMED_NAMES[:shift]:
-                start = time.perf_counter()
-                one_pass(modules[name])
-                if r >= warmup:
-                    times[name].append(time.perf_counter() - start)
-        results[T] = {name: statistics.median(values) for name, values in times.items()}
+        results[T] = median_pass_seconds(modules, x, upstream, repeats, warmup)
     return results
 
 

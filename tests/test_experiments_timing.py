@@ -1,0 +1,52 @@
+"""course_pkg.experiments.timing: the models take turns in a rotating order, the warm-up rounds
+are not timed, every pass runs the backward, and bad arguments are named."""
+
+import pytest
+import torch
+from torch import nn
+
+from course_pkg.experiments.timing import median_pass_seconds
+
+
+class Recorder(nn.Module):
+    """Doubles its input; appends its name to a shared log on every call."""
+
+    def __init__(self, name, log):
+        super().__init__()
+        self.name, self.log = name, log
+        self.scale = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, x):
+        self.log.append(self.name)
+        return self.scale * x, None
+
+
+def test_models_take_turns_and_warmup_rounds_run_untimed():
+    log = []
+    modules = {name: Recorder(name, log) for name in ("a", "b", "c")}
+    x = torch.ones(3, 2, requires_grad=True)
+    seconds = median_pass_seconds(modules, x, torch.ones(3, 2), repeats=3, warmup=1)
+    assert set(seconds) == {"a", "b", "c"} and all(s > 0 for s in seconds.values())
+    # 4 rounds (1 warm-up + 3 timed), each starting one model later
+    assert log == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+
+
+def test_every_pass_runs_the_backward_from_the_upstream_gradient():
+    log = []
+    module = Recorder("only", log)
+    x = torch.ones(4, requires_grad=True)
+    upstream = torch.arange(4.0)
+    median_pass_seconds({"only": module}, x, upstream, repeats=2, warmup=0)
+    # gradients are cleared before each pass, so they hold one pass's values
+    assert torch.equal(x.grad, 2 * upstream)
+    assert module.scale.grad.item() == pytest.approx(upstream.sum().item())
+
+
+def test_bad_arguments_are_named():
+    x = torch.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match="modules: expected at least one"):
+        median_pass_seconds({}, x, x)
+    with pytest.raises(ValueError, match="repeats: expected a positive int"):
+        median_pass_seconds({"a": Recorder("a", [])}, x, x, repeats=0)
+    with pytest.raises(ValueError, match="warmup: expected a non-negative int"):
+        median_pass_seconds({"a": Recorder("a", [])}, x, x, warmup=-1)
