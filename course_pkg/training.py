@@ -70,6 +70,17 @@ def _batch_stream(batches: Iterable[Any] | Callable[[], Any]) -> Iterator[Any]:
             raise ValueError("batches: ran out of batches (pass a list, or a function)")
 
 
+def random_minibatches(num_examples: int, batch_size: int, seed: int
+                       ) -> Callable[[], torch.Tensor]:
+    """A function returning the row indices (batch_size,) of the next minibatch, drawn with
+    replacement from its own generator seeded with ``seed``: models trained with the same seed
+    see the same minibatches, whatever else uses torch's global generator."""
+    require_positive_int("num_examples", num_examples)
+    require_positive_int("batch_size", batch_size)
+    order = torch.Generator().manual_seed(seed)
+    return lambda: torch.randint(0, num_examples, (batch_size,), generator=order)
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch, numpy and Python's ``random``."""
     if isinstance(seed, bool) or not isinstance(seed, int):

@@ -101,3 +101,16 @@ def require_seeds(seeds: Any) -> list[int]:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"seeds: expected ints >= 0, got {seed!r}")
     return seeds
+
+
+def require_lengths(lengths: Any, batch: int, steps: int) -> "torch.Tensor":
+    """Check ``lengths``, the real length of each of ``batch`` sequences padded to ``steps``:
+    ``batch`` integers in [1, steps]. Returns them as a tensor."""
+    import torch  # imported on use: the numpy code of the course never loads torch
+    lengths = torch.as_tensor(lengths)
+    if tuple(lengths.shape) != (batch,) or lengths.dtype.is_floating_point:
+        raise ValueError(f"lengths: expected {batch} integer lengths (B,), got shape "
+                         f"{tuple(lengths.shape)} {lengths.dtype}")
+    if lengths.min() < 1 or lengths.max() > steps:
+        raise ValueError(f"lengths: expected values in [1, {steps}], got {lengths.tolist()}")
+    return lengths

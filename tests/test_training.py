@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
-from course_pkg.training import History, evaluate, train
+from course_pkg.training import History, evaluate, random_minibatches, train
 
 
 
@@ -196,3 +196,13 @@ def test_bad_arguments():
         evaluate(model, args[1], args[2], max_batches=0)
     with pytest.raises(ValueError, match="batches"):
         evaluate(model, [], args[2])
+
+
+def test_random_minibatches_repeat_with_the_seed_and_ignore_the_global_generator():
+    first, second = random_minibatches(10, 4, seed=3), random_minibatches(10, 4, seed=3)
+    draws = [first() for _ in range(3)]
+    torch.manual_seed(123)  # the global generator does not move the minibatches
+    assert all(torch.equal(a, second()) for a in draws)
+    assert all(a.shape == (4,) and 0 <= a.min() and a.max() < 10 for a in draws)
+    with pytest.raises(ValueError, match="batch_size: expected a positive int"):
+        random_minibatches(10, 0, seed=0)

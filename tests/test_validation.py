@@ -46,3 +46,13 @@ def test_seeds_become_a_list_and_bad_ones_are_named():
     for bad in (-1, 1.0, True):
         with pytest.raises(ValueError, match=f"seeds: expected ints >= 0, got {bad!r}"):
             v.require_seeds([0, bad])
+
+
+def test_lengths_are_checked_against_the_batch_and_the_padded_length():
+    assert v.require_lengths([3, 1], batch=2, steps=3).tolist() == [3, 1]
+    with pytest.raises(ValueError, match=r"lengths: expected 2 integer lengths \(B,\), got shape \(3,\)"):
+        v.require_lengths([3, 1, 1], batch=2, steps=3)
+    with pytest.raises(ValueError, match="lengths: expected 2 integer lengths"):
+        v.require_lengths([3.0, 1.0], batch=2, steps=3)
+    with pytest.raises(ValueError, match=r"lengths: expected values in \[1, 3\], got \[4, 1\]"):
+        v.require_lengths([4, 1], batch=2, steps=3)

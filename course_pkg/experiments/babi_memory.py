@@ -34,7 +34,7 @@ from course_pkg.data.babi import (
     generate_stories,
 )
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
-from course_pkg.training import History, train
+from course_pkg.training import History, random_minibatches, train
 from course_pkg.validation import require_positive_int
 
 __all__ = [
@@ -185,13 +185,6 @@ def story_reader_error(model: StoryReader, tokens: Tensor, lengths: Tensor,
     return _wrong_answers(lambda: model(tokens, lengths), model, answers).float().mean().item()
 
 
-def _minibatches(num_examples: int, batch_size: int, seed: int) -> Callable[[], Tensor]:
-    """A function returning the indices (batch_size,) of the next minibatch, drawn with
-    replacement from a generator seeded with ``seed``: both models see the same order."""
-    order = torch.Generator().manual_seed(seed)
-    return lambda: torch.randint(0, num_examples, (batch_size,), generator=order)
-
-
 def train_memory_network(
     data: BabiData,
     embedding_size: int = 20,  # d
@@ -212,7 +205,7 @@ def train_memory_network(
                                   max_memories=data.train.stories.shape[1], hops=hops,
                                   position_encoding=position_encoding,
                                   temporal_encoding=temporal_encoding)
-    next_indices = _minibatches(len(data.train_stories), batch_size, seed)
+    next_indices = random_minibatches(len(data.train_stories), batch_size, seed)
     stories, questions, answers = data.train.stories, data.train.questions, data.train.answers
 
     def loss_fn(model: EndToEndMemoryNetwork, indices: Tensor) -> Tensor:
@@ -254,7 +247,7 @@ def train_story_reader(
     require_positive_int("batch_size", batch_size)
     torch.manual_seed(seed)
     model = StoryReader(len(VOCABULARY), embedding_size, hidden_size, lstm=lstm)
-    next_indices = _minibatches(len(data.train_stories), batch_size, seed)
+    next_indices = random_minibatches(len(data.train_stories), batch_size, seed)
     tokens, lengths, answers = data.train_tokens, data.train_token_lengths, data.train.answers
 
     def loss_fn(model: StoryReader, indices: Tensor) -> Tensor:

@@ -46,6 +46,7 @@ from course_pkg.models.image_sequence import (
     FrameSequenceClassifier,
     ImageCaptioner,
 )
+from course_pkg.training import random_minibatches, train
 from course_pkg.validation import require_in_range, require_positive_int, require_seeds
 
 __all__ = [
@@ -135,25 +136,19 @@ def _predict(model: CharCNNTagger, data: EntityTaggingData) -> list[list[str]]:
 def _train_tagger(model: CharCNNTagger, data: EntityTaggingData, steps: int, batch_size: int,
                   learning_rate: float, seed: int) -> list[float]:
     """Adam on masked cross-entropy over minibatches of sentences drawn with ``seed``."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    sampler = torch.Generator().manual_seed(seed)
-    num_sentences = data.words.shape[1]
-    losses = []
-    model.train()
-    for _ in range(steps):
-        rows = torch.randint(0, num_sentences, (batch_size,), generator=sampler)   # (B,)
-        lengths = data.lengths[rows]
+    next_rows = random_minibatches(data.words.shape[1], batch_size, seed)
+
+    def loss_fn(model: CharCNNTagger, rows: Tensor) -> Tensor:
+        lengths = data.lengths[rows]                                      # (B,)
         longest = int(lengths.max())
         words = data.words[:longest, rows]                                # (T, B)
         chars = data.chars[:longest, rows]                                # (T, B, L)
         tags = data.tags[:longest, rows]                                  # (T, B)
         mask = torch.arange(longest)[:, None] < lengths[None, :]          # (T, B)
-        optimizer.zero_grad(set_to_none=True)
-        loss = masked_cross_entropy(model(words, chars, lengths), tags, mask)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+        return masked_cross_entropy(model(words, chars, lengths), tags, mask)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    return train(model, next_rows, loss_fn, optimizer, steps, progress=False).losses
 
 
 def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
@@ -329,19 +324,14 @@ def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = 
                 else:
                     model = FrameSequenceClassifier(10, frame_size=frame_size,
                                                     hidden_size=hidden_size)
-                optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-                sampler = torch.Generator().manual_seed(seed)
-                losses = []
-                model.train()
-                for _ in range(steps):
-                    rows = torch.randint(0, num_train, (batch_size,), generator=sampler)
+                def loss_fn(model: nn.Module, rows: Tensor) -> Tensor:
                     logits = model(train_frames[:, rows])                       # (T, B, 10)
-                    loss = masked_cross_entropy(logits, train_targets[:, rows],
+                    return masked_cross_entropy(logits, train_targets[:, rows],
                                                 train_mask[:, rows])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    losses.append(loss.item())
+
+                optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+                losses = train(model, random_minibatches(num_train, batch_size, seed), loss_fn,
+                               optimizer, steps, progress=False).losses
                 model.eval()
                 with torch.no_grad():
                     predicted = model(test_frames).argmax(dim=2)                # (T, N)
@@ -413,18 +403,13 @@ def caption_two_digit_numbers(seeds: Sequence[int] = (0,), num_train: int = 2048
         torch.manual_seed(seed)
         model = ImageCaptioner(vocab_size=11, frame_size=images.shape[-1],
                                hidden_size=hidden_size)
-        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-        sampler = torch.Generator().manual_seed(seed)
-        losses = []
-        model.train()
-        for _ in range(steps):
-            rows = torch.randint(0, num_train, (batch_size,), generator=sampler)
+        def loss_fn(model: ImageCaptioner, rows: Tensor) -> Tensor:
             logits = model(images[rows], inputs[:, rows])                  # (2, B, 11)
-            loss = F.cross_entropy(logits.flatten(0, 1), digits[:, rows].flatten())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            return F.cross_entropy(logits.flatten(0, 1), digits[:, rows].flatten())
+
+        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+        losses = train(model, random_minibatches(num_train, batch_size, seed), loss_fn,
+                       optimizer, steps, progress=False).losses
         model.eval()
         test_images, test_digits = two_digit_images(num_test, seed=seed + 1000)
         written = model.generate(test_images, CAPTION_START, max_length=2)   # (2, N)

@@ -35,10 +35,11 @@ from course_pkg.models.image_sequence import (
     ConvLSTMFramePredictor,
     FullyConnectedFramePredictor,
     copy_last_frame,
+    require_video,
 )
 from course_pkg.nn.convlstm import ConvLSTMCell
 from course_pkg.training import train
-from course_pkg.validation import require_floating, require_ndim, require_positive_int
+from course_pkg.validation import require_floating, require_positive_int
 
 __all__ = ["parameter_count", "fc_lstm_parameter_count", "matching_hidden_size",
            "convlstm_as_lstm_cell", "next_frame_loss", "predicted_frames", "next_frame_mse",
@@ -105,13 +106,10 @@ def convlstm_as_lstm_cell(cell: ConvLSTMCell) -> nn.LSTMCell:
 
 
 def _require_video(name: str, frames) -> None:
-    if not isinstance(frames, Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(frames).__name__}")
-    require_floating(name, frames)
-    require_ndim(name, frames, 5, "(T, B, C, H, W) frames")
-    if frames.shape[0] < 2:
-        raise ValueError(f"{name}: expected at least 2 frames (T >= 2), got shape "
-                         f"{tuple(frames.shape)}")
+    """Floating frames (T, B, C, H, W) with T >= 2."""
+    if isinstance(frames, Tensor):
+        require_floating(name, frames)
+    require_video(name, frames)
 
 
 def next_frame_loss(model: nn.Module, frames: Tensor) -> Tensor:

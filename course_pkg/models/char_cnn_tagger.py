@@ -34,7 +34,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from course_pkg.nn.recurrent import LSTM
-from course_pkg.validation import require_in_range, require_ndim, require_positive_int
+from course_pkg.validation import (
+    require_in_range, require_lengths, require_ndim, require_positive_int,
+)
 
 __all__ = ["CharCNNTagger"]
 
@@ -130,14 +132,7 @@ class CharCNNTagger(nn.Module):
                                  f"like words' (T, B), got {tuple(chars.shape)}")
         if lengths is None:
             return None
-        lengths = torch.as_tensor(lengths)
-        if tuple(lengths.shape) != (words.shape[1],) or lengths.dtype.is_floating_point:
-            raise ValueError(f"lengths: expected {words.shape[1]} integer lengths (B,), got "
-                             f"shape {tuple(lengths.shape)} {lengths.dtype}")
-        if lengths.min() < 1 or lengths.max() > words.shape[0]:
-            raise ValueError(f"lengths: expected values in [1, {words.shape[0]}], got "
-                             f"{lengths.tolist()}")
-        return lengths
+        return require_lengths(lengths, batch=words.shape[1], steps=words.shape[0])
 
     def forward(self, words: Tensor, chars: Tensor | None = None,
                 lengths: Tensor | None = None) -> Tensor:

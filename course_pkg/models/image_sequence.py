@@ -44,7 +44,17 @@ from course_pkg.validation import (
 
 __all__ = ["FrameEncoder", "FrameSequenceClassifier", "ImageCaptioner",
            "ConvLSTMFramePredictor", "FullyConnectedFramePredictor", "copy_last_frame",
-           "rollout"]
+           "rollout", "require_video"]
+
+
+def require_video(name: str, frames, layout: str = "(T, B, C, H, W) frames") -> None:
+    """A tensor of frames (T, B, C, H, W) with at least two steps (a frame and its successor)."""
+    if not isinstance(frames, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(frames).__name__}")
+    require_ndim(name, frames, 5, layout)
+    if frames.shape[0] < 2:
+        raise ValueError(f"{name}: expected at least 2 frames (T >= 2), got shape "
+                         f"{tuple(frames.shape)}")
 
 
 def _require_frames(name: str, frames: Tensor, channels: int, size: int | None,
@@ -222,12 +232,7 @@ class FullyConnectedFramePredictor(nn.Module):
 def copy_last_frame(frames: Tensor) -> Tensor:
     """The baseline "nothing moves": X_t is the prediction of X_{t+1}. For frames (T, B, ...)
     returns the predictions of ``frames[1:]``, that is ``frames[:-1]`` (T-1, B, ...)."""
-    if not isinstance(frames, Tensor):
-        raise TypeError(f"frames: expected a torch.Tensor, got {type(frames).__name__}")
-    require_ndim("frames", frames, 5, "(T, B, C, H, W) frames")
-    if frames.shape[0] < 2:
-        raise ValueError(f"frames: expected at least 2 frames (T >= 2), got shape "
-                         f"{tuple(frames.shape)}")
+    require_video("frames", frames)
     return frames[:-1]
 
 

@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from course_pkg.validation import (
     require_floating,
     require_in_range,
+    require_lengths,
     require_ndim,
     require_positive_int,
     require_shape,
@@ -216,14 +217,7 @@ class SelfAttentionSequenceModel(nn.Module):
                              f"{x.shape[0]} (shape {tuple(x.shape)})")
         if lengths is None:
             return None
-        lengths = torch.as_tensor(lengths)
-        if tuple(lengths.shape) != (x.shape[1],) or lengths.dtype.is_floating_point:
-            raise ValueError(f"lengths: expected {x.shape[1]} integer lengths (B,), got shape "
-                             f"{tuple(lengths.shape)} {lengths.dtype}")
-        if lengths.min() < 1 or lengths.max() > x.shape[0]:
-            raise ValueError(f"lengths: expected values in [1, {x.shape[0]}], got "
-                             f"{lengths.tolist()}")
-        return lengths.to(x.device)
+        return require_lengths(lengths, batch=x.shape[1], steps=x.shape[0]).to(x.device)
 
     def _run(self, x: Tensor, lengths) -> tuple[Tensor, list[Tensor], Tensor | None]:
         lengths = self._check(x, lengths)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from course_pkg.validation import require_ndim, require_positive_int
+from course_pkg.models.image_sequence import require_video
+from course_pkg.validation import require_positive_int
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
 __all__ = ["frame_rows_figure", "frame_errors", "next_frame_widget"]
@@ -26,12 +27,7 @@ TABLE_STYLE = "border-collapse:collapse;font-family:monospace"
 
 
 def _check(frames, predictions, example):
-    if not isinstance(frames, Tensor):
-        raise TypeError(f"frames: expected a torch.Tensor, got {type(frames).__name__}")
-    require_ndim("frames", frames, 5, "(T, B, 1, H, W) frames")
-    if frames.shape[0] < 2:
-        raise ValueError(f"frames: expected at least 2 frames (T >= 2), got shape "
-                         f"{tuple(frames.shape)}")
+    require_video("frames", frames, "(T, B, 1, H, W) frames")
     if not isinstance(predictions, dict) or not predictions:
         raise TypeError(f"predictions: expected a non-empty dict name -> tensor, got "
                         f"{type(predictions).__name__}")
