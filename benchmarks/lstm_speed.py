@@ -3,21 +3,27 @@
 Times one forward and one backward pass (gradients for the input, the initial states and every
 weight) of a one-layer LSTM on the same data and weights, for
 
-- ``course_pkg.nn.LSTM``          tensor operations, autograd for the backward pass
+- ``course_pkg.nn.LSTM``          the course's module as users get it: for float32 on the CPU
+                                  its fast path (`course_pkg.nn.fused_lstm`: backpropagation
+                                  through time by hand, oneDNN's GEMM for every product)
+- ``course_pkg.nn.LSTM, step by step``  the same module with ``fused = False``: tensor
+                                  operations per step, autograd for the backward pass (what the
+                                  chapters show)
 - ``torch.nn.LSTM``               PyTorch's fused kernel (on CPU in float32: oneDNN's LSTM)
 - ``torch.nn.LSTM, oneDNN off``   PyTorch's fallback built from ATen tensor operations, the
                                   closest relative of the course's module
 - ``course_pkg.numpy_rnn``        ``lstm_forward`` + ``lstm_backward`` (hand-written backward)
 
 and, where CUDA is available, the course's LSTM on the GPU against ``torch.nn.LSTM`` (cuDNN).
-The implementations take turns (repeat r runs each once, in a rotating order), so a change in
-the machine's load hits all of them alike; the tables show medians and the ratios to
-``torch.nn.LSTM``. Nothing here needs a GPU.
+The implementations take turns (each repeat runs each once, in an order shuffled for that
+repeat: `course_pkg.experiments.timing`), so a change in the machine's load hits all of them
+alike; the tables show medians and the ratios to ``torch.nn.LSTM``. Nothing here needs a GPU.
+The fast path is CPU-only, so on a GPU the course's LSTM runs step by step.
 
-About three quarters of the course module's CPU time goes to matrix products. Its float32
+About three quarters of the step-by-step path's CPU time goes to matrix products. Its float32
 ``matmul`` calls MKL's sgemm, while torch's fused LSTM runs oneDNN's own GEMM; on CPUs where MKL
-does not use AVX-512 (AMD's) the second is about twice as fast, so compare with the "oneDNN off"
-row too, which is torch's own tensor-operation LSTM.
+does not use AVX-512 (AMD's) the second is about twice as fast, so compare that row with the
+"oneDNN off" row, which is torch's own tensor-operation LSTM.
 
     python benchmarks/lstm_speed.py                        # T=100, B=32, D=H=256, 2 threads
     python benchmarks/lstm_speed.py --repeats 40 --hidden-size 512
@@ -32,9 +38,10 @@ import statistics
 import sys
 import time
 
-COURSE, TORCH, TORCH_ATEN, NUMPY = ("course_pkg.nn.LSTM", "torch.nn.LSTM",
-                                    "torch.nn.LSTM, oneDNN off", "course_pkg.numpy_rnn (numpy)")
-GPU_COURSE, GPU_TORCH = "course_pkg.nn.LSTM (GPU)", "torch.nn.LSTM (cuDNN)"
+COURSE, COURSE_STEPS, TORCH, TORCH_ATEN, NUMPY = (
+    "course_pkg.nn.LSTM", "course_pkg.nn.LSTM, step by step", "torch.nn.LSTM",
+    "torch.nn.LSTM, oneDNN off", "course_pkg.numpy_rnn (numpy)")
+GPU_COURSE, GPU_TORCH = "course_pkg.nn.LSTM (GPU, step by step)", "torch.nn.LSTM (cuDNN)"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -62,29 +69,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def interleaved_times(runs: dict, repeats: int, warmup: int, max_seconds: float,
-                      synchronize=lambda: None, clock=time.perf_counter) -> dict:
-    """Time each callable in ``runs`` up to ``repeats`` times, taking turns in a rotating
-    order; return name -> list of seconds."""
-    names = list(runs)
-    for _ in range(warmup):
-        for name in names:
-            runs[name]()
-    synchronize()
-    times = {name: [] for name in names}
-    deadline = time.perf_counter() + max_seconds
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            start = clock()
-            runs[name]()
-            synchronize()
-            times[name].append(clock() - start)
-        if time.perf_counter() > deadline and r >= 2:
-            print(f"(stopped after {r + 1} repeats: --max-seconds {max_seconds:g} reached)")
-            break
-    return times
-
-
 def median_ms(times: dict, name: str) -> float:
     return statistics.median(times[name]) * 1e3
 
@@ -109,6 +93,7 @@ def main(argv=None) -> int:
     import torch
 
     import course_pkg.nn
+    from course_pkg.experiments.timing import interleaved_times
 
     torch.set_num_threads(args.threads)
     T, B, D, H = args.seq_len, args.batch, args.input_size, args.hidden_size
@@ -124,6 +109,9 @@ def main(argv=None) -> int:
     reference = torch.nn.LSTM(D, H)
     course = course_pkg.nn.LSTM(D, H)
     course.load_state_dict(reference.state_dict())
+    step_by_step = course_pkg.nn.LSTM(D, H)
+    step_by_step.load_state_dict(reference.state_dict())
+    step_by_step.fused = False
     x = torch.randn(T, B, D, requires_grad=True)           # (T, B, D)
     h0 = torch.zeros(1, B, H, requires_grad=True)          # (1, B, H)
     c0 = torch.zeros(1, B, H, requires_grad=True)
@@ -145,11 +133,13 @@ def main(argv=None) -> int:
             torch.backends.mkldnn.enabled = True
 
     with torch.no_grad():
-        gap = (course(x, (h0, c0))[0] - reference(x, (h0, c0))[0]).abs().max().item()
-    print(f"check: max |course - torch| over the output = {gap:.1e}")
+        expected = reference(x, (h0, c0))[0]
+        for name, module in ((COURSE, course), (COURSE_STEPS, step_by_step)):
+            gap = (module(x, (h0, c0))[0] - expected).abs().max().item()
+            print(f"check: max |{name} - torch| over the output = {gap:.1e}")
 
-    runs = {COURSE: forward_backward(course), TORCH: forward_backward(reference),
-            TORCH_ATEN: torch_without_onednn}
+    runs = {COURSE: forward_backward(course), COURSE_STEPS: forward_backward(step_by_step),
+            TORCH: forward_backward(reference), TORCH_ATEN: torch_without_onednn}
 
     numpy_skipped = "--no-numpy given" if args.no_numpy else None
     if numpy_skipped is None:
@@ -178,8 +168,10 @@ def main(argv=None) -> int:
     print_table(f"CPU, {args.clock} clock, {len(times[COURSE])} repeats in "
                 f"{time.perf_counter() - start:.0f} s", times, TORCH)
     print(f"\nratio course/torch = {median_ms(times, COURSE) / median_ms(times, TORCH):.2f}")
-    print(f"ratio course/(torch, oneDNN off) = "
-          f"{median_ms(times, COURSE) / median_ms(times, TORCH_ATEN):.2f}")
+    print(f"ratio course step by step/torch = "
+          f"{median_ms(times, COURSE_STEPS) / median_ms(times, TORCH):.2f}")
+    print(f"ratio course step by step/(torch, oneDNN off) = "
+          f"{median_ms(times, COURSE_STEPS) / median_ms(times, TORCH_ATEN):.2f}")
     if NUMPY in times:
         print(f"ratio numpy/torch = {median_ms(times, NUMPY) / median_ms(times, TORCH):.2f}")
 

@@ -5,12 +5,15 @@ one-layer recurrent network at T=256 on the same input, for
 
 - ``course_pkg.nn.SRU``     one matrix product for all steps, then an element-wise loop
 - ``course_pkg.nn.SRUpp``   the same with a one-head attention sub-layer making the projections
-- ``course_pkg.nn.LSTM``    the course's LSTM: one product per step with W_hh, autograd backward
+- ``course_pkg.nn.LSTM``    the course's LSTM on its step-by-step path (``fused = False``): one
+                            product per step with W_hh, autograd backward, as the SRU
+- ``course_pkg.nn.LSTM``    the same module on its fast path (hand-written backward, oneDNN GEMMs)
 - ``torch.nn.LSTM``         PyTorch's fused LSTM (oneDNN on CPU in float32)
 
-The implementations take turns (repeat r runs each once, in a rotating order), so a change in
-the machine's load hits all of them alike. For each size the table shows medians, quartiles and
-each time divided by SRU's (so ``2.5x`` means 2.5 times slower than SRU).
+The implementations take turns (each repeat runs each once, in an order shuffled for that
+repeat: `course_pkg.experiments.timing`), so a change in the machine's load hits all of them
+alike. For each size the table shows medians, quartiles and each time divided by SRU's (so
+``2.5x`` means 2.5 times slower than SRU).
 
     python benchmarks/sru_speed.py                          # T=256, B=32, D=H in {128, 256}
     python benchmarks/sru_speed.py --sizes 256 --threads 2 --repeats 30
@@ -25,7 +28,8 @@ import sys
 import time
 
 SRU, SRUPP, COURSE_LSTM, TORCH_LSTM = ("course_pkg.nn.SRU", "course_pkg.nn.SRUpp (1 head)",
-                                       "course_pkg.nn.LSTM", "torch.nn.LSTM")
+                                       "course_pkg.nn.LSTM, step by step", "torch.nn.LSTM")
+COURSE_LSTM_FUSED = "course_pkg.nn.LSTM, fast path"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,26 +56,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def interleaved_times(runs: dict, repeats: int, warmup: int, max_seconds: float) -> dict:
-    """Time each callable in ``runs`` up to ``repeats`` times, taking turns in a rotating order;
-    return name -> list of seconds."""
-    names = list(runs)
-    for _ in range(warmup):
-        for name in names:
-            runs[name]()
-    times = {name: [] for name in names}
-    deadline = time.perf_counter() + max_seconds
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
-        if time.perf_counter() > deadline and r >= 2:
-            print(f"(stopped after {r + 1} repeats: --max-seconds {max_seconds:g} reached)")
-            break
-    return times
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     # BLAS thread pools read these once, at import: set them before importing torch.
@@ -79,6 +63,7 @@ def main(argv=None) -> int:
         os.environ[variable] = str(args.threads)
     import torch
 
+    from course_pkg.experiments.timing import interleaved_times
     from course_pkg.nn.recurrent import LSTM
     from course_pkg.nn.sru import SRU as CourseSRU
     from course_pkg.nn.sru import SRUpp as CourseSRUpp
@@ -95,8 +80,11 @@ def main(argv=None) -> int:
     speedups = {}
     for size in args.sizes:
         torch.manual_seed(args.seed)
+        step_by_step = LSTM(size, size)
+        step_by_step.fused = False
         modules = {SRU: CourseSRU(size, size), SRUPP: CourseSRUpp(size, size),
-                   COURSE_LSTM: LSTM(size, size), TORCH_LSTM: torch.nn.LSTM(size, size)}
+                   COURSE_LSTM: step_by_step, COURSE_LSTM_FUSED: LSTM(size, size),
+                   TORCH_LSTM: torch.nn.LSTM(size, size)}
         x = torch.randn(T, B, size, requires_grad=True)          # (T, B, D)
         d_out = torch.randn(T, B, size)                          # upstream gradient of the output
 

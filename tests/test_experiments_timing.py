@@ -1,11 +1,11 @@
-"""course_pkg.experiments.timing: the models take turns in a rotating order, the warm-up rounds
+"""course_pkg.experiments.timing: the models take turns in a shuffled order, the warm-up rounds
 are not timed, every pass runs the backward, and bad arguments are named."""
 
 import pytest
 import torch
 from torch import nn
 
-from course_pkg.experiments.timing import median_pass_seconds
+from course_pkg.experiments.timing import interleaved_times, median_pass_seconds, turn_order
 
 
 class Recorder(nn.Module):
@@ -27,8 +27,32 @@ def test_models_take_turns_and_warmup_rounds_run_untimed():
     x = torch.ones(3, 2, requires_grad=True)
     seconds = median_pass_seconds(modules, x, torch.ones(3, 2), repeats=3, warmup=1)
     assert set(seconds) == {"a", "b", "c"} and all(s > 0 for s in seconds.values())
-    # 4 rounds (1 warm-up + 3 timed), each starting one model later
-    assert log == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    # 4 rounds (1 warm-up + 3 timed), each running every model once, in the round's order
+    assert log == [name for r in range(4) for name in turn_order(["a", "b", "c"], r)]
+
+
+def test_each_round_is_a_permutation_and_successors_vary():
+    names = ["a", "b", "c", "d", "e"]
+    orders = [turn_order(names, r) for r in range(40)]
+    assert all(sorted(order) == names for order in orders)
+    assert turn_order(names, 7) == turn_order(names, 7)                 # seeded
+    # a rotation would give "e" the same successor in every round; shuffles do not
+    successors = {order[order.index("e") + 1] for order in orders if order[-1] != "e"}
+    assert len(successors) >= 3
+    firsts = {order[0] for order in orders}
+    assert firsts == set(names)
+
+
+def test_interleaved_times_counts_calls_and_stops_at_the_time_limit():
+    calls = {"x": 0, "y": 0}
+    runs = {name: (lambda name=name: calls.__setitem__(name, calls[name] + 1)) for name in calls}
+    times = interleaved_times(runs, repeats=4, warmup=2)
+    assert {name: len(values) for name, values in times.items()} == {"x": 4, "y": 4}
+    assert calls == {"x": 6, "y": 6}
+    stopped = interleaved_times(runs, repeats=50, warmup=0, max_seconds=0.0)
+    assert all(len(values) == 3 for values in stopped.values())       # at least three rounds
+    with pytest.raises(ValueError, match="runs: expected at least one"):
+        interleaved_times({}, repeats=1)
 
 
 def test_every_pass_runs_the_backward_from_the_upstream_gradient():

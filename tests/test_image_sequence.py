@@ -105,7 +105,9 @@ def test_captioner_overfits_and_writes_the_captions_greedily():
     def loss_fn():
         return F.cross_entropy(model(images, inputs).flatten(0, 1), captions.flatten())
 
-    assert train(model, loss_fn, 200) < 0.05
+    # lr 3e-3 for 400 steps: with 1e-2 for 200 steps, whether training left a plateau near
+    # 0.08 depended on float32 rounding (thread count, order of summation)
+    assert train(model, loss_fn, 400, lr=3e-3) < 0.05
     assert torch.equal(model.generate(images, start_id=0, max_length=4), captions)
 
 

@@ -103,7 +103,8 @@ def test_zero_v_makes_the_gates_independent_of_the_state():
 def count_matrix_products(fn):
     with profile() as prof:
         fn()
-    return sum(1 for e in prof.events() if e.name in ("aten::mm", "aten::addmm", "aten::bmm"))
+    products = ("aten::mm", "aten::addmm", "aten::bmm", "mkldnn::_linear_pointwise")
+    return sum(1 for e in prof.events() if e.name in products)
 
 
 def test_one_matrix_product_per_layer_for_all_steps():
@@ -112,8 +113,11 @@ def test_one_matrix_product_per_layer_for_all_steps():
     with torch.no_grad():
         assert count_matrix_products(lambda: SRU(5, 5, num_layers=2)(x)) == 2
         assert count_matrix_products(lambda: SRU(5, 3, num_layers=3)(x)) == 3
-        # the LSTM: one input product, then one product with W_hh per step
-        assert count_matrix_products(lambda: course_nn.LSTM(5, 5)(x)) == 21
+        # the LSTM: one input product, then one product with W_hh per step, on either path
+        lstm = course_nn.LSTM(5, 5)
+        assert count_matrix_products(lambda: lstm(x)) == 21
+        lstm.fused = False
+        assert count_matrix_products(lambda: lstm(x)) == 21
 
 
 def test_gradcheck_tiny():

@@ -244,7 +244,8 @@ def time_train_steps(
     ``torch.nn.RNN``/``GRU``/``LSTM`` instead of the course's modules: the same arithmetic, with
     the loop over time in compiled code. On a CPU, PyTorch runs ``torch.nn.LSTM`` (not the GRU)
     through a fused oneDNN kernel when oneDNN is available; ``use_onednn=False`` turns that off
-    for the measurement (``torch.backends.mkldnn.enabled``, restored afterwards).
+    for the measurement (``torch.backends.mkldnn.enabled``, restored afterwards). The course's
+    LSTM is timed on its step-by-step path (``fused = False``), as its RNN and GRU.
     """
     cells = list(cells)
     if not cells:
@@ -264,6 +265,8 @@ def time_train_steps(
         if implementation == "torch":
             layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
             models[cell].recurrent = layer(input_size, hidden_size)
+        elif cell == "lstm":            # step by step like the course's RNN and GRU, not the
+            models[cell].recurrent.fused = False        # LSTM's fast path (fused_lstm)
     x = torch.rand(length, batch_size, input_size)      # (T, B, D)
     y = torch.rand(batch_size)                          # (B,)
     seconds = {cell: [] for cell in cells}

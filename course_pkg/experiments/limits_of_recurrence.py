@@ -123,7 +123,9 @@ def time_recurrence_vs_attention(lengths: Sequence[int] = (16, 32, 64, 128, 256,
     if width % num_heads:
         raise ValueError(f"num_heads: expected a divisor of width = {width}, got {num_heads}")
     torch.manual_seed(seed)
-    modules = dict(zip(TIMED_MODELS, (LSTM(width, width), nn.LSTM(width, width),
+    course_lstm = LSTM(width, width)
+    course_lstm.fused = False        # the step-by-step path of chapter 5, autograd backward
+    modules = dict(zip(TIMED_MODELS, (course_lstm, nn.LSTM(width, width),
                                       _AttentionLayer(width, num_heads))))
     seconds, steps, scores = {}, {}, {}
     for T in lengths:

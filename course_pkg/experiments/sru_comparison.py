@@ -92,7 +92,9 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
         require_positive_int(name, value)
     torch.manual_seed(seed)
     H = hidden_size
-    modules = dict(zip(TIMED_NAMES, (SRU(H, H), LSTM(H, H), nn.LSTM(H, H))))
+    course_lstm = LSTM(H, H)
+    course_lstm.fused = False        # the step-by-step path, autograd backward, like the SRU's
+    modules = dict(zip(TIMED_NAMES, (SRU(H, H), course_lstm, nn.LSTM(H, H))))
     results = {}
     for T in lengths:
         x = torch.randn(T, batch_size, H, requires_grad=True)        # (T, B, H)

@@ -1,23 +1,66 @@
 """Timing models side by side: the median seconds of one forward + backward pass (chapters 15
-and 17).
+and 17, and the scripts in ``benchmarks/``).
 
 A shared machine's speed drifts while a benchmark runs. To compare several models fairly they
-take turns: in repeat r the models run in an order rotated by r, so a slow moment hits each of
-them in turn, and the median over the repeats ignores the odd outlier. The first ``warmup``
-rounds are not timed (they allocate memory and fill caches).
+take turns: every repeat runs each model once, in an order shuffled afresh for that repeat
+(seeded), so a slow moment hits each of them in turn, and the median over the repeats ignores
+the odd outlier. The order is shuffled, not rotated: a rotation keeps every model's successor
+fixed, so whatever one model leaves behind (numpy's BLAS threads, for one, keep spinning for a
+while after a call) would always slow down the same next model. The first ``warmup`` rounds are
+not timed (they allocate memory and fill caches).
 """
 
 from __future__ import annotations
 
+import math
+import random
 import statistics
 import time
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 from torch import Tensor, nn
 
 from course_pkg.validation import require_positive_int
 
-__all__ = ["median_pass_seconds"]
+__all__ = ["interleaved_times", "median_pass_seconds", "turn_order"]
+
+
+def turn_order(names: Sequence[str], repeat: int, seed: int = 0) -> list[str]:
+    """The order in which ``names`` run in repeat number ``repeat``: a seeded shuffle."""
+    order = list(names)
+    random.Random(seed * 1_000_003 + repeat).shuffle(order)
+    return order
+
+
+def interleaved_times(runs: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 1,
+                      max_seconds: float = math.inf, synchronize: Callable[[], object] = lambda: None,
+                      clock: Callable[[], float] = time.perf_counter,
+                      seed: int = 0) -> dict[str, list[float]]:
+    """Call each of ``runs`` once per repeat, in `turn_order`, and return ``{name: [seconds of
+    each timed call]}``; ``warmup`` untimed rounds first. ``synchronize`` runs before the clock
+    is read (``torch.cuda.synchronize`` for GPU work). After ``max_seconds`` of timed rounds (and
+    at least three) it stops early and says so."""
+    if not runs:
+        raise ValueError("runs: expected at least one callable to time, got none")
+    require_positive_int("repeats", repeats)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup: expected a non-negative int, got {warmup!r}")
+    for r in range(warmup):
+        for name in turn_order(runs, r, seed):
+            runs[name]()
+    synchronize()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    deadline = time.perf_counter() + max_seconds
+    for r in range(repeats):
+        for name in turn_order(runs, warmup + r, seed):
+            start = clock()
+            runs[name]()
+            synchronize()
+            times[name].append(clock() - start)
+        if time.perf_counter() > deadline and r >= 2:
+            print(f"(stopped after {r + 1} repeats: max_seconds = {max_seconds:g} reached)")
+            break
+    return times
 
 
 def median_pass_seconds(modules: Mapping[str, nn.Module], x: Tensor, upstream: Tensor,
@@ -30,23 +73,15 @@ def median_pass_seconds(modules: Mapping[str, nn.Module], x: Tensor, upstream: T
     """
     if not modules:
         raise ValueError("modules: expected at least one module to time, got none")
-    require_positive_int("repeats", repeats)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup: expected a non-negative int, got {warmup!r}")
-    names = list(modules)
 
-    def one_pass(module: nn.Module) -> None:
-        module.zero_grad(set_to_none=True)
-        x.grad = None
-        output, _ = module(x)
-        output.backward(upstream)
+    def one_pass(module: nn.Module) -> Callable[[], None]:
+        def run() -> None:
+            module.zero_grad(set_to_none=True)
+            x.grad = None
+            output, _ = module(x)
+            output.backward(upstream)
+        return run
 
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(warmup + repeats):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            one_pass(modules[name])
-            if r >= warmup:
-                times[name].append(time.perf_counter() - start)
+    times = interleaved_times({name: one_pass(module) for name, module in modules.items()},
+                              repeats, warmup)
     return {name: statistics.median(values) for name, values in times.items()}

@@ -3,6 +3,7 @@
 - :mod:`.cells`      one time step: `rnn_step`, `lstm_step`, `gru_step` and the cell modules
 - :mod:`.packing`    running a recurrence over a padded or packed batch
 - :mod:`.recurrent`  the multi-layer, bidirectional RNN, LSTM and GRU
+- :mod:`.fused_lstm` the LSTM's fast path: one layer as one autograd node, backward by hand
 - :mod:`.attention`  additive (Bahdanau), dot-product and bilinear (Luong) attention
 - :mod:`.convlstm`   the convolutional LSTM (Shi et al. 2015)
 - :mod:`.mogrifier`  the Mogrifier LSTM (Melis et al. 2019)
