@@ -33,7 +33,8 @@ def turn_order(names: Sequence[str], repeat: int, seed: int = 0) -> list[str]:
 
 
 def interleaved_times(runs: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 1,
-                      max_seconds: float = math.inf, synchronize: Callable[[], object] = lambda: None,
+                      max_seconds: float = math.inf,
+                      synchronize: Callable[[], object] = lambda: None,
                       clock: Callable[[], float] = time.perf_counter,
                       seed: int = 0) -> dict[str, list[float]]:
     """Call each of ``runs`` once per repeat, in `turn_order`, and return ``{name: [seconds of

@@ -227,12 +227,11 @@ class _RecurrentBase(nn.Module):
             direction_outputs = []
             for direction in range(num_directions):
                 k = layer * num_directions + direction
-                weights = self.all_weights[k]
-                weight_ih, weight_hh = weights[0], weights[1]
-                bias_ih, bias_hh = (weights[2], weights[3]) if self.bias else (None, None)
+                # (weight_ih, weight_hh, bias_ih, bias_hh), the biases None without bias
+                weights = tuple(self.all_weights[k]) + ((None, None) if not self.bias else ())
                 outputs, final = self._layer_direction(
-                    layer_input, batch_sizes, tuple(s[k] for s in initial),
-                    (weight_ih, weight_hh, bias_ih, bias_hh), reverse=direction == 1)
+                    layer_input, batch_sizes, tuple(s[k] for s in initial), weights,
+                    reverse=direction == 1)
                 direction_outputs.append(outputs)                                 # (N, H)
                 final_states.append(final)
             layer_input = torch.cat(direction_outputs, dim=1) if num_directions == 2 \
