@@ -8,12 +8,14 @@ import os
 
 from nbgrader.preprocessors import (
     AssignLatePenalties,
+    ClearHiddenTests,
+    GetGrades,
     CheckCellMetadata,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 
 from course_pkg.grading.nbgrader_plugins import RobustExecute, ScoreFromReport
 
@@ -55,3 +57,6 @@ c.LimitOutput.max_lines = 200
 # Feedback HTML: nbconvert points MathJax at a CDN; the hook inlines a local MathJax so that the
 # feedback renders its math offline (see course_pkg/grading/offline_feedback.py).
 c.GenerateFeedback.post_convert_hook = "course_pkg.grading.offline_feedback.inline_mathjax_hook"
+# Hidden tests stay hidden: the feedback shows each hidden check's name and result (printed by
+# the grading library), never the test code (the autograded notebook holds it).
+c.GenerateFeedback.preprocessors = [ClearHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

@@ -3,12 +3,18 @@
 For each assignment, N submissions are generated from the source notebook (the solution, and
 the solution with one of a few typical mistakes, in turn), and autograded by
 
-- ``pipeline``: ``course_pkg.grading.pipeline`` (one forked ``nbgrader autograde --student``
-  per submission, ``--jobs`` at a time, writing to one SQLite gradebook with a busy timeout);
-- ``serial`` (with ``--serial``): plain ``nbgrader autograde <assignment>``, one process for all.
+- ``jailed``: ``course_pkg.grading.pipeline`` as instructors run it (one forked
+  ``nbgrader autograde --student`` per submission, ``--jobs`` at a time, the student's cells in
+  a jail and the tests in the judge);
+- ``no jail`` (with ``--serial`` or ``--jail-cost``): the same runner with ``--unsafe-no-jail``
+  (the judge, the student's cells in a plain process): the difference is the jail's cost;
+- ``serial nbgrader`` (with ``--serial``): plain ``nbgrader autograde <assignment>``, one process.
 
-Targets (issue 4): under 10 s per submission per assignment on 2 cores, and 30 submissions of
-one assignment in under 3 minutes. Run from the repository root::
+Targets: under 10 s per submission per assignment on 2 cores, and 30 submissions of one
+assignment in under 3 minutes (issue 4); the jail costs at most 0.5 s per submission, and the
+jailed runner is at least 2x faster per submission than plain nbgrader (issue 12). Every row of
+one run is measured in that run, one runner after the other on the same submissions, and the
+ratios are printed at the end. Run from the repository root::
 
     python benchmarks/autograde_speed.py --submissions 30 --jobs 2 --assignments rnn_bptt
     python benchmarks/autograde_speed.py --submissions 6 --serial      # all six, both ways
@@ -77,7 +83,10 @@ def main() -> int:
     parser.add_argument("--submissions", type=int, default=30, help="per assignment")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--assignments", nargs="+", default=sorted(MISTAKES))
-    parser.add_argument("--serial", action="store_true", help="also time plain nbgrader")
+    parser.add_argument("--serial", action="store_true",
+                        help="also time the runner without the jail, and plain nbgrader")
+    parser.add_argument("--jail-cost", action="store_true",
+                        help="also time the runner without the jail")
     parser.add_argument("--keep", action="store_true", help="keep the temporary course")
     args = parser.parse_args()
 
@@ -104,7 +113,14 @@ def main() -> int:
         seconds = time.perf_counter() - start
         failed = sum(not r.ok for r in results)
         cpu = sum(r.cpu_seconds for r in results)
-        rows.append((assignment, "pipeline", args.jobs, len(students), seconds, cpu, failed, load))
+        rows.append((assignment, "jailed", args.jobs, len(students), seconds, cpu, failed, load))
+        if args.serial or args.jail_cost:
+            load = os.getloadavg()[0]
+            start = time.perf_counter()
+            results = pipeline.autograde(course, assignment, jobs=args.jobs, jail=False)
+            rows.append((assignment, "no jail", args.jobs, len(students),
+                         time.perf_counter() - start, sum(r.cpu_seconds for r in results),
+                         sum(not r.ok for r in results), load))
         if args.serial:
             load = os.getloadavg()[0]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -124,6 +140,15 @@ def main() -> int:
     print(f"cores: {os.cpu_count()}. 'load' is the 1-minute load average when each run began: "
           "on a busy machine the wall-clock times grow, the CPU seconds much less; on an idle "
           "machine with 2 cores and 2 jobs, a submission costs about its CPU seconds / 2.")
+    per = {(a, r): s / n for a, r, _, n, s, _, _, _ in rows}
+    for assignment in args.assignments:
+        jailed = per[(assignment, "jailed")]
+        if (assignment, "no jail") in per:
+            print(f"{assignment}: the jail costs {jailed - per[(assignment, 'no jail')]:+.2f} s "
+                  "per submission (jailed minus no jail, same jobs)")
+        if (assignment, "serial nbgrader") in per:
+            print(f"{assignment}: plain nbgrader / jailed runner = "
+                  f"{per[(assignment, 'serial nbgrader')] / jailed:.2f}x per submission")
     if args.keep:
         print(f"course kept in {course}")
     else:

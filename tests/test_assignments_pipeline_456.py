@@ -3,21 +3,17 @@
 nbgrader generate_assignment -> submissions (the solution, the untouched release, typical
 mistakes, delegation) -> autograde with the course's runner (course_pkg.grading.pipeline) ->
 generate_feedback -> export; the exported scores, the feedback's messages, and a release without
-solutions or hidden tests. The helpers come from tests/test_assignments_pipeline.py.
+solutions or hidden tests. The course is built by tests/course_builder.py.
 """
 
 from __future__ import annotations
 
 import csv
-import os
-import shutil
 
 import nbformat
 import pytest
 
-from test_assignments_pipeline import (
-    COURSE_SOURCE, _environment, _nbgrader, make_submission, replace,
-)
+from course_builder import assert_feedback_hides_hidden_tests, nbgrader, new_course, replace
 
 from course_pkg.grading import pipeline
 
@@ -108,7 +104,8 @@ FEEDBACK_MESSAGES = {
                        "the shift goes the wrong way"],
     (A5, "more_mistakes"): ["interpolation with g swapped",
                             "read it from the output memories c_i"],
-    (A5, "ntm_delegation"): ["course_pkg.models.ntm.content_addressing"],
+    (A5, "ntm_delegation"): ["course_pkg.models (a reference implementation; hidden during "
+                             "grading)"],
     (A6, "mistakes"): ["your code reads the gate blocks in the order i, g, f, o",
                        "the gates miss their factor 2", "c_t adds x~_t unscaled"],
     (A6, "sru_delegation"): ["course_pkg.nn.sru.sru_recurrence", "no points for this part"],
@@ -119,27 +116,14 @@ FEEDBACK_MESSAGES = {
 def graded(tmp_path_factory):
     """Generate, submit, autograde, give feedback and export assignments 4, 5 and 6."""
     tmp = tmp_path_factory.mktemp("course456")
-    course = tmp / "assignments"
-    course.mkdir()
-    shutil.copy(COURSE_SOURCE / "nbgrader_config.py", course)
-    for assignment in ASSIGNMENTS:
-        shutil.copytree(COURSE_SOURCE / "source" / assignment, course / "source" / assignment)
-    with open(course / "nbgrader_config.py", "a") as config:
-        config.write("\nc.Execute.timeout = 30\nc.RobustExecute.timeout = 30\n")
-    env = _environment(tmp)
-    os.environ.update({k: env[k] for k in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR",
-                                           "JUPYTER_RUNTIME_DIR", "MPLCONFIGDIR")})
-    for assignment in ASSIGNMENTS:
-        _nbgrader(course, "generate_assignment", assignment, "--force", env=env)
-    for (assignment, student), options in SUBMISSIONS.items():
-        make_submission(course, assignment, student, **options)
+    course, env = new_course(tmp, ASSIGNMENTS, SUBMISSIONS)
     results = {}
     for assignment in ASSIGNMENTS:
         for result in pipeline.autograde(course, assignment, jobs=2, timeout=300):
             results[(assignment, result.student)] = result
     for assignment in ASSIGNMENTS:
-        _nbgrader(course, "generate_feedback", assignment, "--force", env=env)
-    _nbgrader(course, "export", "--to", str(tmp / "grades.csv"), env=env)
+        nbgrader(course, "generate_feedback", assignment, "--force", env=env)
+    nbgrader(course, "export", "--to", str(tmp / "grades.csv"), env=env)
     with open(tmp / "grades.csv") as handle:
         grades = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(handle)}
     return {"course": course, "results": results, "grades": grades}
@@ -179,3 +163,8 @@ def test_feedback_says_what_is_wrong(graded, key):
     html = page.read_text().replace("&#39;", "'").replace("&quot;", '"')
     for message in FEEDBACK_MESSAGES[key]:
         assert message in html, message
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_shows_hidden_checks_by_name_never_their_code(graded, assignment):
+    assert_feedback_hides_hidden_tests(graded["course"], assignment)

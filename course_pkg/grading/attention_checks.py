@@ -28,31 +28,23 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from course_pkg.grading import integrity
+from course_pkg.grading import callers, kit
 from course_pkg.grading.compare import (
-    BATCH, FLOAT32, UNIT, Axis, as_float_array, compare_values,
+    BATCH, UNIT, Axis, as_float_array,
 )
-from course_pkg.grading.part import FunctionSpec, OutputSpec, Part
+from course_pkg.grading.part import OutputSpec, Part
 from course_pkg.grading.probes import Variant
 from course_pkg.grading.report import SubCheck
 
-FORBIDDEN = integrity.Forbidden(
-    modules=("course_pkg.nn", "course_pkg.models"),
-    functions=("torch._C._nn.scaled_dot_product_attention",
-               "torch.nn.functional.scaled_dot_product_attention",
-               "torch.nn.functional.multi_head_attention_forward",
-               "torch.nn.modules.activation.MultiheadAttention"),
-)
-POSITION = Axis("source position")
+FORBIDDEN = kit.ATTENTION_FORBIDDEN
+POSITION = kit.POSITION
 # The references are loaded with the checks, so that the tripwires of every grading child cover
 # them, also when a notebook reaches them through importlib (the static check sees the rest).
-REFERENCE_MODULES = ("course_pkg.nn.attention", "course_pkg.models.seq2seq",
-                     "course_pkg.models.pointer", "course_pkg.models.ntm",
-                     "course_pkg.models.memory_network")
+REFERENCE_MODULES = kit.ATTENTION_REFERENCES
 
 
 def load_references() -> None:
@@ -60,25 +52,9 @@ def load_references() -> None:
         importlib.import_module(name)
 
 
-def _torch():
-    import torch  # imported on use: assignments 1 and 2 never pay for it
-    return torch
-
-
 # ------------------------------------------------------------------------------------------
 # The equations, in float64 numpy (the expected values and the known mistakes)
 # ------------------------------------------------------------------------------------------
-
-
-def softmax_rows(scores: np.ndarray, mask: np.ndarray | None = None, axis: int = -1
-                 ) -> np.ndarray:
-    """softmax along ``axis`` with -inf where ``mask`` is False (exactly 0 weight there)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    top = np.max(scores, axis=axis, keepdims=True)
-    weights = np.exp(scores - top)
-    return weights / weights.sum(axis=axis, keepdims=True)
 
 
 def additive(query, keys, W_q, W_k, v, nonlinearity=np.tanh):
@@ -92,61 +68,8 @@ def dot(query, keys, divisor=1.0):
     return np.einsum("bd,btd->bt", query, keys) / divisor
 
 
-def context(weights, values):
-    """c = sum_t a_t v_t: weights (B, T), values (B, T, Dv) -> (B, Dv)."""
-    return np.einsum("bt,btd->bd", weights, values)
-
-
-def random_mask(rng: np.random.Generator, B: int, T: int, kind: str) -> np.ndarray:
-    """(B, T) bool: 'padding' keeps a prefix of each row (lengths T, T-1, ...); 'random'
-    drops positions at random but keeps at least one per row; 'none' keeps everything."""
-    if kind == "none":
-        return np.ones((B, T), dtype=bool)
-    if kind == "padding":
-        lengths = np.maximum(T - np.arange(B), 1)
-        return np.arange(T)[None, :] < lengths[:, None]
-    mask = rng.random((B, T)) < 0.6
-    mask[np.arange(B), rng.integers(0, T, size=B)] = True
-    return mask
-
-
-class TorchFunctionSpec(FunctionSpec):
-    """A function of numpy-built inputs called with torch tensors, in ``arguments`` order."""
-
+class _AttentionSpec(kit.TorchFunctionSpec):
     forbidden = FORBIDDEN
-    arguments: Sequence[str] = ()
-    constants: Sequence[str] = ()  # arguments passed as they are (not as tensors)
-    dtype_weight = 0.0
-
-    def describe(self, params):
-        sizes = ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("seed", "dtype"))
-        return f"{sizes}, {params.get('dtype', 'float64')}, seed {params['seed']}"
-
-    def tensors(self, inputs):
-        torch = _torch()
-        return [inputs[name] if name in self.constants else torch.from_numpy(inputs[name])
-                for name in self.arguments]
-
-    def run_student(self, functions, inputs, params):
-        args = self.tensors(inputs)
-        with integrity.armed():
-            return functions[-1](*args)
-
-    def unpack(self, raw, params):
-        names = [o.name for o in self.outputs]
-        if len(names) == 1:
-            return {names[0]: raw}
-        if not isinstance(raw, (tuple, list)) or len(raw) != len(names):
-            return (f"{self.title}: expected to return ({', '.join(names)}), "
-                    f"got {raw!r}"[:300])
-        return dict(zip(names, raw))
-
-    def compare(self, name, got, expected, tolerance, params):
-        if params.get("dtype") == "float32":
-            tolerance = FLOAT32
-        spec = next(o for o in self.outputs if o.name == name)
-        return compare_values(name, got, expected, tolerance, spec.axes(params),
-                              self.sizes(params))
 
 
 # ------------------------------------------------------------------------------------------
@@ -154,7 +77,7 @@ class TorchFunctionSpec(FunctionSpec):
 # ------------------------------------------------------------------------------------------
 
 
-class MaskedSoftmax(TorchFunctionSpec):
+class MaskedSoftmax(_AttentionSpec):
     title = "masked_softmax"
     defaults = {"B": 3, "T": 5, "mask": "random", "scale": 2.0, "seed": 0, "dtype": "float64"}
     arguments = ("scores", "mask")
@@ -165,10 +88,10 @@ class MaskedSoftmax(TorchFunctionSpec):
         B, T = params["B"], params["T"]
         scores = params["scale"] * rng.standard_normal((B, T))
         return {"scores": scores.astype(params["dtype"]),
-                "mask": random_mask(rng, B, T, params["mask"])}
+                "mask": kit.random_mask(rng, B, T, params["mask"])}
 
     def expected(self, inputs, params):
-        return {"weights": softmax_rows(inputs["scores"], inputs["mask"])}
+        return {"weights": kit.softmax_rows(inputs["scores"], inputs["mask"])}
 
     def extra_checks(self, got, inputs, expected, params):
         weights = as_float_array(got["weights"])
@@ -185,19 +108,19 @@ class MaskedSoftmax(TorchFunctionSpec):
 
     def variants(self, params):
         return [
-            Variant("mask ignored", lambda i: {"weights": softmax_rows(i["scores"])},
+            Variant("mask ignored", lambda i: {"weights": kit.softmax_rows(i["scores"])},
                     "your weights ignore the mask: set the scores of masked positions to -inf "
                     "before the softmax"),
             Variant("masked with 0", lambda i: {
-                "weights": softmax_rows(np.where(i["mask"], i["scores"], 0.0))},
+                "weights": kit.softmax_rows(np.where(i["mask"], i["scores"], 0.0))},
                 "the masked scores were set to 0, which still gets exp(0) = 1 of weight: "
                 "set them to -inf (masked_fill(~mask, float('-inf')))"),
             Variant("masked after the softmax", lambda i: {
-                "weights": softmax_rows(i["scores"]) * i["mask"]},
+                "weights": kit.softmax_rows(i["scores"]) * i["mask"]},
                 "the softmax was masked after it was taken, so a row no longer sums to 1: "
                 "mask the scores with -inf first"),
             Variant("softmax over the batch", lambda i: {
-                "weights": softmax_rows(i["scores"], i["mask"], axis=0)},
+                "weights": kit.softmax_rows(i["scores"], i["mask"], axis=0)},
                 "the softmax runs over the batch (dim=0): normalise over the source "
                 "positions, dim=-1"),
         ]
@@ -210,7 +133,7 @@ def masked_softmax(student_fn: Callable[..., Any], *, grade_id: str, points: flo
 
 def stand_in_masked_softmax(scores, mask):
     """A correct masked_softmax for FunctionSpec.stand_ins."""
-    torch = _torch()
+    torch = kit.torch_module()
     return torch.softmax(scores.masked_fill(~mask, -math.inf), dim=-1)
 
 
@@ -219,7 +142,7 @@ def stand_in_masked_softmax(scores, mask):
 # ------------------------------------------------------------------------------------------
 
 
-class AdditiveScores(TorchFunctionSpec):
+class AdditiveScores(_AttentionSpec):
     title = "additive_scores"
     defaults = {"B": 2, "T": 4, "Dq": 3, "Dk": 5, "A": 6, "seed": 0, "dtype": "float64"}
     arguments = ("query", "keys", "W_q", "W_k", "v")
@@ -255,7 +178,7 @@ def additive_scores(student_fn: Callable[..., Any], *, grade_id: str, points: fl
 
 
 def stand_in_additive_scores(query, keys, W_q, W_k, v):
-    torch = _torch()
+    torch = kit.torch_module()
     return torch.tanh((query @ W_q.T).unsqueeze(1) + keys @ W_k.T) @ v
 
 
@@ -264,7 +187,7 @@ def stand_in_additive_scores(query, keys, W_q, W_k, v):
 # ------------------------------------------------------------------------------------------
 
 
-class DotScores(TorchFunctionSpec):
+class DotScores(_AttentionSpec):
     title = "dot_scores"
     defaults = {"B": 2, "T": 5, "D": 4, "scaled": True, "seed": 0, "dtype": "float64"}
     arguments = ("query", "keys", "scaled")
@@ -313,7 +236,7 @@ def dot_scores(student_fn: Callable[..., Any], *, grade_id: str, points: float) 
 # ------------------------------------------------------------------------------------------
 
 
-class AttentionContext(TorchFunctionSpec):
+class AttentionContext(_AttentionSpec):
     title = "attention_context"
     defaults = {"B": 3, "T": 4, "Dv": 5, "seed": 0, "dtype": "float64"}
     arguments = ("weights", "values")
@@ -322,12 +245,12 @@ class AttentionContext(TorchFunctionSpec):
     def inputs(self, params):
         rng = np.random.default_rng(params["seed"])
         B, T, Dv = params["B"], params["T"], params["Dv"]
-        weights = softmax_rows(rng.standard_normal((B, T)))
+        weights = kit.softmax_rows(rng.standard_normal((B, T)))
         return {"weights": weights.astype(params["dtype"]),
                 "values": rng.standard_normal((B, T, Dv)).astype(params["dtype"])}
 
     def expected(self, inputs, params):
-        return {"context": context(inputs["weights"], inputs["values"])}
+        return {"context": kit.context(inputs["weights"], inputs["values"])}
 
     def variants(self, params):
         return [Variant("unweighted mean", lambda i: {"context": i["values"].mean(axis=1)},
@@ -348,22 +271,15 @@ def stand_in_attention_context(weights, values):
 # ------------------------------------------------------------------------------------------
 
 
-def _gru_cell(params: dict[str, Any]):
-    """The seeded float64 GRUCell of a case (built the same way in the grader and the child)."""
-    torch = _torch()
-    torch.manual_seed(params["seed"])
-    return torch.nn.GRUCell(params["E"] + params["H"], params["H"]).double()
-
-
 def reference_decoder_step(inputs: dict[str, Any], params: dict[str, Any], *,
                            use_mask: bool = True, logits_from_prev: bool = False
                            ) -> dict[str, np.ndarray]:
     """The decoder step in float64 (torch only for the GRUCell), or a known mistake."""
-    torch = _torch()
-    weights = softmax_rows(additive(inputs["s_prev"], inputs["memory"], inputs["W_q"], inputs["W_k"], inputs["v"]),
+    torch = kit.torch_module()
+    weights = kit.softmax_rows(additive(inputs["s_prev"], inputs["memory"], inputs["W_q"], inputs["W_k"], inputs["v"]),
                            inputs["mask"] if use_mask else None)  # (B, T)
-    c = context(weights, inputs["memory"])  # (B, H)
-    cell = _gru_cell(params)
+    c = kit.context(weights, inputs["memory"])  # (B, H)
+    cell = callers.decoder_cell(params)
     with torch.no_grad():
         s_t = cell(torch.from_numpy(np.concatenate([inputs["y_prev"], c], axis=1)),
                    torch.from_numpy(inputs["s_prev"])).numpy()  # (B, H)
@@ -372,7 +288,7 @@ def reference_decoder_step(inputs: dict[str, Any], params: dict[str, Any], *,
     return {"logits": logits, "s_t": s_t, "weights": weights}
 
 
-class DecoderStep(TorchFunctionSpec):
+class DecoderStep(_AttentionSpec):
     title = "decoder_step"
     defaults = {"B": 3, "T": 5, "E": 4, "H": 6, "A": 5, "V": 7, "seed": 0}
     arguments = ("y_prev", "s_prev", "memory", "mask", "W_q", "W_k", "v", "cell", "W_out")
@@ -393,13 +309,12 @@ class DecoderStep(TorchFunctionSpec):
         B, T, E, H, A, V = (params[k] for k in ("B", "T", "E", "H", "A", "V"))
         normal = lambda *shape: rng.standard_normal(shape)  # noqa: E731
         return {"y_prev": normal(B, E), "s_prev": np.tanh(normal(B, H)),
-                "memory": np.tanh(normal(B, T, H)), "mask": random_mask(rng, B, T, "padding"),
+                "memory": np.tanh(normal(B, T, H)), "mask": kit.random_mask(rng, B, T, "padding"),
                 "W_q": normal(A, H), "W_k": normal(A, H), "v": normal(A),
                 "cell": None, "W_out": normal(V, 2 * H) / math.sqrt(2 * H)}
 
-    def run_student(self, functions, inputs, params):
-        inputs = dict(inputs, cell=_gru_cell(params))
-        return super().run_student(functions, inputs, params)
+    def caller_options(self, params):
+        return {**super().caller_options(params), "gru_cell": True}
 
     def expected(self, inputs, params):
         return reference_decoder_step(inputs, params)

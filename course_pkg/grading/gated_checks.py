@@ -20,14 +20,13 @@ but one term or one gate block, or remove ``f_t * c_prev``.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from course_pkg.grading import integrity
+from course_pkg.grading import integrity, kit
 from course_pkg.grading.cell_inputs import cell_inputs, describe_case
-from course_pkg.grading.compare import BATCH, FLOAT32, HIDDEN_IN, INPUT, UNIT, GateAxis, compare_values
+from course_pkg.grading.compare import BATCH, HIDDEN_IN, INPUT, UNIT, GateAxis
 from course_pkg.grading.part import FunctionSpec, OutputSpec, Part
 from course_pkg.grading.probes import Isolation, Variant
 from course_pkg.numpy_rnn import gru as reference_gru
@@ -39,7 +38,7 @@ FORBIDDEN = integrity.Forbidden(
     torch_recurrent=True,
 )
 DEFAULTS = {"B": 3, "D": 5, "H": 6, "seed": 0, "dtype": "float64", "fixed": False}
-LSTM_GATES = ("i", "f", "g", "o")
+LSTM_GATES = kit.LSTM_GATES
 GRU_GATES = ("r", "z", "n")
 LSTM_ARGS = ("x_t", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
 GRU_ARGS = ("x_t", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -48,82 +47,12 @@ LSTM_GRADIENTS = ("dx_t", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbi
 GRU_GRADIENTS = ("dx_t", "dh_prev", "dweight_ih", "dweight_hh", "dbias_ih", "dbias_hh")
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-a))
-
-
 def _gate_axes(gates: Sequence[str]) -> Callable[[dict[str, Any]], Sequence[Any]]:
     return lambda params: (GateAxis(tuple(gates), params["H"]),)
 
 
 def _weight_axes(gates: Sequence[str], column: Any) -> Callable[[dict[str, Any]], Sequence[Any]]:
     return lambda params: (GateAxis(tuple(gates), params["H"]), column)
-
-
-def _axes(*axes: Any) -> Callable[[dict[str, Any]], Sequence[Any]]:
-    return lambda params: axes
-
-
-def _unpack_tuple(raw: Any, names: Sequence[str], what: str) -> dict[str, Any] | str:
-    if not isinstance(raw, (tuple, list)) or len(raw) != len(names):
-        count = f"{len(raw)} values" if isinstance(raw, (tuple, list)) else type(raw).__name__
-        return f"{what}: expected a tuple ({', '.join(names)}), got {count}"
-    return dict(zip(names, raw))
-
-
-def _reorder_blocks(inputs: dict[str, Any], order: Sequence[str], gates: Sequence[str]
-                    ) -> dict[str, Any]:
-    """Inputs on which the reference computes what a student reading the blocks in ``order``
-    computes: the reference's block of gate n is the student's block of n."""
-    H = inputs["weight_hh"].shape[1]
-    changed = dict(inputs)
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        blocks = [inputs[name][k * H:(k + 1) * H] for k in range(len(gates))]
-        changed[name] = np.concatenate([blocks[list(order).index(gate)] for gate in gates])
-    return changed
-
-
-def _order_variants(gates: Sequence[str], run: Callable[[dict[str, Any]], dict[str, Any]]
-                    ) -> list[Variant]:
-    variants = []
-    for order in itertools.permutations(gates):
-        if tuple(order) == tuple(gates):
-            continue
-        H_note = ", ".join(f"rows {k}H:{k + 1}H = {g}" if k else f"rows 0:H = {g}"
-                           for k, g in enumerate(gates))
-        variants.append(Variant(
-            f"gate order {''.join(order)}",
-            lambda i, order=order: run(_reorder_blocks(i, order, gates)),
-            f"your code reads the gate blocks in the order {', '.join(order)}; the layout is "
-            f"{', '.join(gates)} ({H_note})"))
-    return variants
-
-
-def _zero(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def transform(inputs: dict[str, Any]) -> dict[str, Any]:
-        for name in names:
-            inputs[name] = np.zeros_like(inputs[name])
-        return inputs
-    return transform
-
-
-def _only_block(block: int, gates: Sequence[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Every weight and bias row zeroed except those of one gate block."""
-    def transform(inputs: dict[str, Any]) -> dict[str, Any]:
-        H = inputs["weight_hh"].shape[1]
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            kept = inputs[name][block * H:(block + 1) * H].copy()
-            inputs[name] = np.zeros_like(inputs[name])
-            inputs[name][block * H:(block + 1) * H] = kept
-        return inputs
-    return transform
-
-
-def _forward_note(got: Any, expected: np.ndarray, forward_name: str, output: str) -> list[str]:
-    if got is None or compare_values(output, got, expected, FLOAT32).ok:
-        return []
-    return [f"note: your {forward_name} returns a wrong {output} on these inputs, and the "
-            f"backward runs on its cache: fix {forward_name} first"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -135,8 +64,8 @@ def lstm_equations(i: dict[str, Any], *, candidate: str = "tanh", squash_c: bool
                    forget: bool = True, input_gate: bool = True) -> dict[str, np.ndarray]:
     H = i["h_prev"].shape[1]
     a = i["x_t"] @ i["weight_ih"].T + i["bias_ih"] + i["h_prev"] @ i["weight_hh"].T + i["bias_hh"]
-    in_gate, f_gate, o_gate = (_sigmoid(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
-    g = np.tanh(a[:, 2 * H:3 * H]) if candidate == "tanh" else _sigmoid(a[:, 2 * H:3 * H])
+    in_gate, f_gate, o_gate = (kit.sigmoid(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+    g = np.tanh(a[:, 2 * H:3 * H]) if candidate == "tanh" else kit.sigmoid(a[:, 2 * H:3 * H])
     c = (f_gate * i["c_prev"] if forget else i["c_prev"]) + (in_gate * g if input_gate else g)
     h = o_gate * (np.tanh(c) if squash_c else c)
     return {"h_t": h, "c_t": c}
@@ -146,7 +75,7 @@ def lstm_backward_equations(i: dict[str, Any], *, path_through_h: bool = True,
                             times_f: bool = True) -> dict[str, np.ndarray]:
     H = i["h_prev"].shape[1]
     a = i["x_t"] @ i["weight_ih"].T + i["bias_ih"] + i["h_prev"] @ i["weight_hh"].T + i["bias_hh"]
-    in_gate, f_gate, o_gate = (_sigmoid(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+    in_gate, f_gate, o_gate = (kit.sigmoid(a[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
     g = np.tanh(a[:, 2 * H:3 * H])
     c = f_gate * i["c_prev"] + in_gate * g
     tanh_c = np.tanh(c)
@@ -166,8 +95,8 @@ def gru_equations(i: dict[str, Any], *, update: str = "pytorch", reset: str = "p
     w_hh, b_hh = i["weight_hh"], i["bias_hh"]
     xp = i["x_t"] @ i["weight_ih"].T + i["bias_ih"]
     hp = i["h_prev"] @ w_hh.T + b_hh
-    r = _sigmoid(xp[:, :H] + hp[:, :H])
-    z = _sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+    r = kit.sigmoid(xp[:, :H] + hp[:, :H])
+    z = kit.sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
     if reset == "pytorch":
         n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
     elif reset == "before product":  # Cho et al. v3: W_hn (r * h) + b_hn
@@ -188,8 +117,8 @@ def gru_backward_equations(i: dict[str, Any], *, reset_in_hn_path: bool = True,
     H = i["h_prev"].shape[1]
     xp = i["x_t"] @ i["weight_ih"].T + i["bias_ih"]
     hp = i["h_prev"] @ i["weight_hh"].T + i["bias_hh"]
-    r = _sigmoid(xp[:, :H] + hp[:, :H])
-    z = _sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+    r = kit.sigmoid(xp[:, :H] + hp[:, :H])
+    z = kit.sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
     hn = hp[:, 2 * H:]
     n = np.tanh(xp[:, 2 * H:] + r * hn)
     dh = i["dh_t"]
@@ -218,8 +147,8 @@ class LSTMStepForward(FunctionSpec):
     title = "lstm_step_forward"
     forbidden = FORBIDDEN
     defaults = DEFAULTS
-    outputs = (OutputSpec("h_t", _axes(BATCH, UNIT), weight=2.0),
-               OutputSpec("c_t", _axes(BATCH, UNIT), weight=2.0))
+    outputs = (OutputSpec("h_t", kit.axes(BATCH, UNIT), weight=2.0),
+               OutputSpec("c_t", kit.axes(BATCH, UNIT), weight=2.0))
     combine_hint = "c_t = f_t * c_prev + i_t * g_t and h_t = o_t * tanh(c_t)"
 
     def describe(self, params):
@@ -231,18 +160,19 @@ class LSTMStepForward(FunctionSpec):
     def expected(self, inputs, params):
         return _lstm_reference(inputs)
 
-    def run_student(self, functions, inputs, params):
-        with integrity.armed():
-            return functions[-1](*(inputs[n] for n in LSTM_ARGS))
+    caller = "positional"
+
+    def caller_options(self, params):
+        return {"names": LSTM_ARGS}
 
     def unpack(self, raw, params):
-        got = _unpack_tuple(raw, ("h_t", "c_t", "cache"), "lstm_step_forward")
+        got = kit.unpack_tuple(raw, ("h_t", "c_t", "cache"), "lstm_step_forward")
         return got if isinstance(got, str) else {"h_t": got["h_t"], "c_t": got["c_t"]}
 
     def variants(self, params):
         zero_bias = lambda name: (lambda i: _lstm_reference({**i, name: 0 * i[name]}))  # noqa
         return [
-            *_order_variants(LSTM_GATES, _lstm_reference),
+            *kit.order_variants(LSTM_GATES, _lstm_reference),
             Variant("no bias_ih", zero_bias("bias_ih"),
                     "h_t and c_t equal the reference computed without bias_ih: add bias_ih"),
             Variant("no bias_hh", zero_bias("bias_hh"),
@@ -263,21 +193,21 @@ class LSTMStepForward(FunctionSpec):
 
     def isolations(self, params):
         gate_alone = [
-            Isolation(f"gate {gate} alone", _only_block(k, LSTM_GATES),
+            Isolation(f"gate {gate} alone", kit.only_block(k, LSTM_GATES),
                       f"with only the weights and biases of gate {gate} non-zero your output is "
                       f"wrong: check the rows of block {gate} and its nonlinearity",
                       group="gate blocks")
             for k, gate in enumerate(LSTM_GATES)
         ]
         return [
-            Isolation("x_t W_ih^T", _zero("h_prev", "c_prev", "bias_ih", "bias_hh"),
+            Isolation("x_t W_ih^T", kit.zero("h_prev", "c_prev", "bias_ih", "bias_hh"),
                       "check the input projection x_t @ weight_ih.T"),
-            Isolation("h_prev W_hh^T", _zero("x_t", "c_prev", "bias_ih", "bias_hh"),
+            Isolation("h_prev W_hh^T", kit.zero("x_t", "c_prev", "bias_ih", "bias_hh"),
                       "check the recurrent projection h_prev @ weight_hh.T"),
-            Isolation("the biases", _zero("x_t", "h_prev", "c_prev"),
+            Isolation("the biases", kit.zero("x_t", "h_prev", "c_prev"),
                       "check how bias_ih and bias_hh are added"),
             *gate_alone,
-            Isolation("the forget gate's contribution f_t * c_prev", _zero("c_prev"),
+            Isolation("the forget gate's contribution f_t * c_prev", kit.zero("c_prev"),
                       "check how you use f_t * c_prev", kind="without"),
         ]
 
@@ -287,9 +217,9 @@ class LSTMStepBackward(FunctionSpec):
     forbidden = FORBIDDEN
     defaults = DEFAULTS
     outputs = (
-        OutputSpec("dx_t", _axes(BATCH, INPUT)),
-        OutputSpec("dh_prev", _axes(BATCH, UNIT)),
-        OutputSpec("dc_prev", _axes(BATCH, UNIT)),
+        OutputSpec("dx_t", kit.axes(BATCH, INPUT)),
+        OutputSpec("dh_prev", kit.axes(BATCH, UNIT)),
+        OutputSpec("dc_prev", kit.axes(BATCH, UNIT)),
         OutputSpec("dweight_ih", _weight_axes(LSTM_GATES, INPUT)),
         OutputSpec("dweight_hh", _weight_axes(LSTM_GATES, HIDDEN_IN)),
         OutputSpec("dbias_ih", _gate_axes(LSTM_GATES)),
@@ -307,24 +237,20 @@ class LSTMStepBackward(FunctionSpec):
         grads = reference_lstm.lstm_step_backward(inputs["dh_t"], inputs["dc_t"], cache)
         return dict(zip(LSTM_GRADIENTS, grads))
 
-    def run_student(self, functions, inputs, params):
-        forward, backward = functions
-        result = forward(*(inputs[n] for n in LSTM_ARGS))
-        if not isinstance(result, (tuple, list)) or len(result) != 3:
-            raise TypeError("your lstm_step_forward does not return (h_t, c_t, cache) yet: "
-                            "fix it first")
-        with integrity.armed():
-            gradients = backward(inputs["dh_t"], inputs["dc_t"], result[2])
-        return {"gradients": gradients, "forward": result[0]}
+    caller = "forward_then_backward"
+
+    def caller_options(self, params):
+        return {"forward_names": LSTM_ARGS, "returns": ("h_t", "c_t", "cache"),
+                "backward_names": ("dh_t", "dc_t", "cache")}
 
     def unpack(self, raw, params):
-        got = _unpack_tuple(raw["gradients"], LSTM_GRADIENTS, "lstm_step_backward")
+        got = kit.unpack_tuple(raw["gradients"], LSTM_GRADIENTS, "lstm_step_backward")
         if not isinstance(got, str):
             got["_forward"] = raw["forward"]
         return got
 
     def notes(self, got, inputs, params):
-        return _forward_note(got.get("_forward"), _lstm_reference(inputs)["h_t"],
+        return kit.forward_note(got.get("_forward"), _lstm_reference(inputs)["h_t"],
                              "lstm_step_forward", "h_t")
 
     def variants(self, params):
@@ -364,7 +290,7 @@ class GRUStepForward(FunctionSpec):
     title = "gru_step_forward"
     forbidden = FORBIDDEN
     defaults = DEFAULTS
-    outputs = (OutputSpec("h_t", _axes(BATCH, UNIT), weight=3.0),)
+    outputs = (OutputSpec("h_t", kit.axes(BATCH, UNIT), weight=3.0),)
     combine_hint = ("n = tanh(x W_in^T + b_in + r * (h_prev W_hn^T + b_hn)), "
                     "h_t = (1 - z) * n + z * h_prev")
 
@@ -377,12 +303,13 @@ class GRUStepForward(FunctionSpec):
     def expected(self, inputs, params):
         return _gru_reference(inputs)
 
-    def run_student(self, functions, inputs, params):
-        with integrity.armed():
-            return functions[-1](*(inputs[n] for n in GRU_ARGS))
+    caller = "positional"
+
+    def caller_options(self, params):
+        return {"names": GRU_ARGS}
 
     def unpack(self, raw, params):
-        got = _unpack_tuple(raw, ("h_t", "cache"), "gru_step_forward")
+        got = kit.unpack_tuple(raw, ("h_t", "cache"), "gru_step_forward")
         return got if isinstance(got, str) else {"h_t": got["h_t"]}
 
     def variants(self, params):
@@ -400,7 +327,7 @@ class GRUStepForward(FunctionSpec):
             Variant("no reset", lambda i: gru_equations(i, reset="none"),
                     "the reset gate is not used: n = tanh(x W_in^T + b_in + r * (h_prev W_hn^T "
                     "+ b_hn))"),
-            *_order_variants(GRU_GATES, _gru_reference),
+            *kit.order_variants(GRU_GATES, _gru_reference),
             Variant("no bias_ih", zero_bias("bias_ih"),
                     "h_t equals the reference computed without bias_ih: add bias_ih"),
             Variant("no bias_hh", zero_bias("bias_hh"),
@@ -409,13 +336,13 @@ class GRUStepForward(FunctionSpec):
 
     def isolations(self, params):
         return [
-            Isolation("x_t W_ih^T", _zero("h_prev", "bias_ih", "bias_hh"),
+            Isolation("x_t W_ih^T", kit.zero("h_prev", "bias_ih", "bias_hh"),
                       "check the input projection x_t @ weight_ih.T"),
-            Isolation("h_prev W_hh^T", _zero("x_t", "bias_ih", "bias_hh"),
+            Isolation("h_prev W_hh^T", kit.zero("x_t", "bias_ih", "bias_hh"),
                       "check the recurrent projection h_prev @ weight_hh.T"),
-            Isolation("the biases", _zero("x_t", "h_prev"),
+            Isolation("the biases", kit.zero("x_t", "h_prev"),
                       "check how bias_ih and bias_hh are added"),
-            *[Isolation(f"gate {gate} alone", _only_block(k, GRU_GATES),
+            *[Isolation(f"gate {gate} alone", kit.only_block(k, GRU_GATES),
                         f"with only the weights and biases of gate {gate} non-zero your output "
                         f"is wrong: check the rows of block {gate} and how {gate} is used",
                         group="gate blocks")
@@ -428,8 +355,8 @@ class GRUStepBackward(FunctionSpec):
     forbidden = FORBIDDEN
     defaults = DEFAULTS
     outputs = (
-        OutputSpec("dx_t", _axes(BATCH, INPUT)),
-        OutputSpec("dh_prev", _axes(BATCH, UNIT)),
+        OutputSpec("dx_t", kit.axes(BATCH, INPUT)),
+        OutputSpec("dh_prev", kit.axes(BATCH, UNIT)),
         OutputSpec("dweight_ih", _weight_axes(GRU_GATES, INPUT)),
         OutputSpec("dweight_hh", _weight_axes(GRU_GATES, HIDDEN_IN)),
         OutputSpec("dbias_ih", _gate_axes(GRU_GATES)),
@@ -446,23 +373,20 @@ class GRUStepBackward(FunctionSpec):
         _, cache = reference_gru.gru_step_forward(*(inputs[n] for n in GRU_ARGS))
         return dict(zip(GRU_GRADIENTS, reference_gru.gru_step_backward(inputs["dh_t"], cache)))
 
-    def run_student(self, functions, inputs, params):
-        forward, backward = functions
-        result = forward(*(inputs[n] for n in GRU_ARGS))
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise TypeError("your gru_step_forward does not return (h_t, cache) yet: fix it first")
-        with integrity.armed():
-            gradients = backward(inputs["dh_t"], result[1])
-        return {"gradients": gradients, "forward": result[0]}
+    caller = "forward_then_backward"
+
+    def caller_options(self, params):
+        return {"forward_names": GRU_ARGS, "returns": ("h_t", "cache"),
+                "backward_names": ("dh_t", "cache")}
 
     def unpack(self, raw, params):
-        got = _unpack_tuple(raw["gradients"], GRU_GRADIENTS, "gru_step_backward")
+        got = kit.unpack_tuple(raw["gradients"], GRU_GRADIENTS, "gru_step_backward")
         if not isinstance(got, str):
             got["_forward"] = raw["forward"]
         return got
 
     def notes(self, got, inputs, params):
-        return _forward_note(got.get("_forward"), _gru_reference(inputs)["h_t"],
+        return kit.forward_note(got.get("_forward"), _gru_reference(inputs)["h_t"],
                              "gru_step_forward", "h_t")
 
     def variants(self, params):

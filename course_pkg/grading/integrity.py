@@ -358,6 +358,14 @@ def _trip(key: str, args: tuple, kwargs: dict) -> Any:
     return original(*args, **kwargs)
 
 
+def reference_hidden(module_name: str) -> None:
+    """Called by a masked module of the jail's student edition when code imports it: while a
+    graded call is armed, that counts as delegation to the reference (see grading.jail)."""
+    description = f"{module_name} (a reference implementation; hidden during grading)"
+    if _ARMED[0] and description not in _TRIPPED:
+        _TRIPPED.append(description)
+
+
 def tripped() -> list[str]:
     """The forbidden functions called so far (armed) in this child process."""
     return list(_TRIPPED)

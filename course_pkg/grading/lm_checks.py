@@ -23,11 +23,11 @@ fails a case with probability below 1e-4, and the seed makes the verdict reprodu
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from course_pkg.grading import integrity
+from course_pkg.grading import callers, integrity, kit
 from course_pkg.grading.compare import (
     BATCH, FLOAT32, Comparison, Tolerance, as_float_array, compare_values,
 )
@@ -43,11 +43,6 @@ FORBIDDEN = integrity.Forbidden(
 )
 
 
-def _torch():
-    import torch  # imported on use: assignments 1 and 2 never pay for it
-    return torch
-
-
 # ------------------------------------------------------------------------------------------
 # clip_grad_norm
 # ------------------------------------------------------------------------------------------
@@ -55,20 +50,9 @@ def _torch():
 CLIP_SHAPES = ((4, 3), (5,), (2, 2, 3))
 
 
-def _make_parameters(grads: Sequence[np.ndarray | None], dtype: Any) -> list:
-    torch = _torch()
-    parameters = []
-    for grad in grads:
-        shape = grad.shape if grad is not None else (3,)
-        p = torch.zeros(shape, dtype=dtype, requires_grad=True)
-        p.grad = None if grad is None else torch.tensor(grad, dtype=dtype)
-        parameters.append(p)
-    return parameters
-
-
 def stand_in_clip_grad_norm(parameters, max_norm):
     """A correct clip_grad_norm for FunctionSpec.stand_ins (no course_pkg.clipping: tripwired)."""
-    torch = _torch()
+    torch = kit.torch_module()
     grads = [p.grad for p in parameters if p.grad is not None]
     total = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)) if grads else torch.tensor(0.)
     scale = min(1.0, float(max_norm) / (float(total) + 1e-6))
@@ -97,21 +81,17 @@ class ClipGradNorm(FunctionSpec):
         return {"grads": grads, "max_norm": float(params["max_norm"])}
 
     def _dtype(self, params):
-        return getattr(_torch(), params["dtype"])
+        return getattr(kit.torch_module(), params["dtype"])
 
     def expected(self, inputs, params):
         from course_pkg.clipping import clip_grad_norm
-        parameters = _make_parameters(inputs["grads"], _torch().float64)
+        parameters = callers.gradient_parameters(inputs["grads"], kit.torch_module().float64)
         total = clip_grad_norm(parameters, inputs["max_norm"])
         return {"total_norm": np.array(float(total)),
                 "gradients": np.concatenate([p.grad.numpy().ravel() for p in parameters
                                              if p.grad is not None])}
 
-    def run_student(self, functions, inputs, params):
-        parameters = _make_parameters(inputs["grads"], self._dtype(params))
-        with integrity.armed():
-            total = functions[-1](parameters, inputs["max_norm"])
-        return {"total_norm": total, "gradients": [p.grad for p in parameters]}
+    caller = "clip_grad_norm"
 
     def unpack(self, raw, params):
         total = raw["total_norm"]
@@ -236,14 +216,7 @@ class SampleNext(FunctionSpec):
         return {"ids": sampling_probabilities(SAMPLE_LOGITS, params["temperature"],
                                               params["top_k"])}
 
-    def run_student(self, functions, inputs, params):
-        torch = _torch()
-        torch.manual_seed(params["seed"])
-        generator = torch.Generator().manual_seed(params["seed"])
-        temperature = 0.0 if params["greedy"] else params["temperature"]
-        with integrity.armed():
-            return functions[-1](torch.from_numpy(inputs["logits"]), temperature,
-                                 params["top_k"], generator)
+    caller = "sample_next"
 
     def unpack(self, raw, params):
         B = params["B"] if params["greedy"] else DRAWS
@@ -339,11 +312,10 @@ class Perplexity(FunctionSpec):
         return {"perplexity": np.array(math.exp(
             _cross_entropies(inputs["logits"], inputs["targets"]).mean()))}
 
-    def run_student(self, functions, inputs, params):
-        torch = _torch()
-        with integrity.armed():
-            return functions[-1](torch.from_numpy(inputs["logits"]),
-                                 torch.from_numpy(inputs["targets"]))
+    caller = "torch_positional"
+
+    def caller_options(self, params):
+        return {"names": ("logits", "targets")}
 
     def unpack(self, raw, params):
         value = as_float_array(raw)
@@ -387,30 +359,13 @@ def perplexity(student_fn: Callable[..., Any], *, grade_id: str, points: float) 
 # ------------------------------------------------------------------------------------------
 
 
-def _model_and_optimizer(params: dict[str, Any]):
-    """A small seeded CharLM, its SGD optimizer, and stale gradients left in every .grad."""
-    torch = _torch()
-    from course_pkg.models.char_lm import CharLM
-
-    torch.manual_seed(params["seed"])
-    model = CharLM(params["V"], embedding_dim=4, hidden_size=6)
-    for p in model.parameters():
-        p.grad = torch.full_like(p, 0.5)  # a train_step must clear these first
-    optimizer = torch.optim.SGD(model.parameters(), lr=params["lr"])
-    return model, optimizer
-
-
-def _flat(model) -> np.ndarray:
-    return np.concatenate([p.detach().double().numpy().ravel() for p in model.parameters()])
-
-
 def reference_step(params: dict[str, Any], inputs: dict[str, Any], *, zero_grad: bool = True,
                    clip: str = "before step", reduction: str = "mean") -> dict[str, Any]:
     """One training step done right (or with one of the usual mistakes, for the variants)."""
-    torch = _torch()
+    torch = kit.torch_module()
     import torch.nn.functional as F
 
-    model, optimizer = _model_and_optimizer(params)
+    model, optimizer = callers.char_lm_model_and_optimizer(params)
     if zero_grad:
         optimizer.zero_grad()
     ids, targets = torch.from_numpy(inputs["inputs"]), torch.from_numpy(inputs["targets"])
@@ -426,7 +381,7 @@ def reference_step(params: dict[str, Any], inputs: dict[str, Any], *, zero_grad:
             g.mul_(scale)
     optimizer.step()
     return {"loss": np.array(float(loss)), "total_norm": np.array(float(norm)),
-            "parameters": _flat(model)}
+            "parameters": callers.flat_parameters(model)}
 
 
 class TrainStep(FunctionSpec):
@@ -450,13 +405,7 @@ class TrainStep(FunctionSpec):
     def expected(self, inputs, params):
         return reference_step(params, inputs)
 
-    def run_student(self, functions, inputs, params):
-        torch = _torch()
-        model, optimizer = _model_and_optimizer(params)
-        ids, targets = torch.from_numpy(inputs["inputs"]), torch.from_numpy(inputs["targets"])
-        with integrity.armed():
-            result = functions[-1](model, ids, targets, optimizer, params["max_norm"])
-        return {"result": result, "parameters": _flat(model)}
+    caller = "train_step"
 
     def unpack(self, raw, params):
         result = raw["result"]

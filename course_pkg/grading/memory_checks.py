@@ -32,14 +32,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from course_pkg.grading.attention_checks import (
-    FORBIDDEN, POSITION, TorchFunctionSpec, load_references, random_mask, context, softmax_rows,
-)
+from course_pkg.grading import kit
 from course_pkg.grading.compare import BATCH, UNIT, Axis, Comparison, as_float_array
 from course_pkg.grading.part import OutputSpec, Part
 from course_pkg.grading.probes import Variant
 
 SLOT = Axis("memory slot")
+# Calling course_pkg's pointer, NTM or memory-network code (or torch's attention) is
+# delegation, as in assignment 4.
+FORBIDDEN = kit.ATTENTION_FORBIDDEN
+
+
+class _MemorySpec(kit.TorchFunctionSpec):
+    forbidden = FORBIDDEN
 
 # ------------------------------------------------------------------------------------------
 # pointer_step
@@ -49,19 +54,19 @@ SLOT = Axis("memory slot")
 def log_softmax_rows(scores: np.ndarray, mask: np.ndarray | None = None, axis: int = -1
                      ) -> np.ndarray:
     with np.errstate(divide="ignore"):
-        return np.log(softmax_rows(scores, mask, axis))
+        return np.log(kit.softmax_rows(scores, mask, axis))
 
 
-class PointerStep(TorchFunctionSpec):
+class PointerStep(_MemorySpec):
     title = "pointer_step"
     defaults = {"B": 3, "N": 6, "chosen": "random", "seed": 0, "dtype": "float64"}
     arguments = ("scores", "chosen")
-    outputs = (OutputSpec("log_probs", lambda params: (BATCH, POSITION), weight=2.0),)
+    outputs = (OutputSpec("log_probs", lambda params: (BATCH, kit.POSITION), weight=2.0),)
 
     def inputs(self, params):
         rng = np.random.default_rng(params["seed"])
         B, N = params["B"], params["N"]
-        allowed = random_mask(rng, B, N, params["chosen"])  # at least one free per row
+        allowed = kit.random_mask(rng, B, N, params["chosen"])  # at least one free per row
         return {"scores": (2 * rng.standard_normal((B, N))).astype(params["dtype"]),
                 "chosen": ~allowed}
 
@@ -93,13 +98,13 @@ class PointerStep(TorchFunctionSpec):
                 "the chosen positions were given score 0, which still takes probability: "
                 "give them -inf"),
             Variant("probabilities", lambda i: {
-                "log_probs": softmax_rows(i["scores"], ~i["chosen"])},
+                "log_probs": kit.softmax_rows(i["scores"], ~i["chosen"])},
                 "these are probabilities: return log-probabilities (log_softmax)"),
         ]
 
 
 def pointer_step(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
+    kit.load_modules(kit.ATTENTION_REFERENCES)
     return Part(PointerStep(), [student_fn], grade_id=grade_id, points=points)
 
 
@@ -115,7 +120,7 @@ def cosine(memory: np.ndarray, key: np.ndarray) -> np.ndarray:
     return dots / np.maximum(norms, 1e-8)
 
 
-class ContentAddressing(TorchFunctionSpec):
+class ContentAddressing(_MemorySpec):
     title = "content_addressing"
     defaults = {"B": 3, "N": 6, "M": 4, "beta": 3.0, "seed": 0, "dtype": "float64"}
     arguments = ("memory", "key", "beta")
@@ -130,23 +135,23 @@ class ContentAddressing(TorchFunctionSpec):
                 "beta": beta.astype(params["dtype"])}
 
     def expected(self, inputs, params):
-        return {"w": softmax_rows(inputs["beta"] * cosine(inputs["memory"], inputs["key"]))}
+        return {"w": kit.softmax_rows(inputs["beta"] * cosine(inputs["memory"], inputs["key"]))}
 
     def variants(self, params):
         return [
-            Variant("beta ignored", lambda i: {"w": softmax_rows(cosine(i["memory"], i["key"]))},
+            Variant("beta ignored", lambda i: {"w": kit.softmax_rows(cosine(i["memory"], i["key"]))},
                     "the key strength beta is not used: w = softmax(beta * cosine)"),
-            Variant("dot product", lambda i: {"w": softmax_rows(
+            Variant("dot product", lambda i: {"w": kit.softmax_rows(
                 i["beta"] * np.einsum("bnm,bm->bn", i["memory"], i["key"]))},
                 "the similarity is the plain dot product: divide by |k| |M_i| (cosine)"),
-            Variant("softmax over the batch", lambda i: {"w": softmax_rows(
+            Variant("softmax over the batch", lambda i: {"w": kit.softmax_rows(
                 i["beta"] * cosine(i["memory"], i["key"]), axis=0)},
                 "the softmax runs over the batch (dim=0): normalise over the memory slots"),
         ]
 
 
 def content_addressing(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
+    kit.load_modules(kit.ATTENTION_REFERENCES)
     return Part(ContentAddressing(), [student_fn], grade_id=grade_id, points=points)
 
 
@@ -172,7 +177,7 @@ def location(i: dict[str, Any], *, g_swapped: bool = False, direction: int = 1,
     return {"w_gated": w_gated, "w_shifted": w_shifted, "w": w}
 
 
-class LocationAddressing(TorchFunctionSpec):
+class LocationAddressing(_MemorySpec):
     title = "location_addressing"
     defaults = {"B": 3, "N": 7, "gamma": 2.5, "seed": 0, "dtype": "float64"}
     arguments = ("w_content", "w_prev", "g", "s", "gamma")
@@ -184,10 +189,10 @@ class LocationAddressing(TorchFunctionSpec):
         rng = np.random.default_rng(params["seed"])
         B, N = params["B"], params["N"]
         dtype = params["dtype"]
-        s = softmax_rows(2 * rng.standard_normal((B, 3)))
+        s = kit.softmax_rows(2 * rng.standard_normal((B, 3)))
         s[0] = [0.05, 0.15, 0.8]  # row 0 shifts mostly by +1: the direction shows
-        return {"w_content": softmax_rows(2 * rng.standard_normal((B, N))).astype(dtype),
-                "w_prev": softmax_rows(2 * rng.standard_normal((B, N))).astype(dtype),
+        return {"w_content": kit.softmax_rows(2 * rng.standard_normal((B, N))).astype(dtype),
+                "w_prev": kit.softmax_rows(2 * rng.standard_normal((B, N))).astype(dtype),
                 "g": np.linspace(0.2, 0.9, B)[:, None].astype(dtype),
                 "s": s.astype(dtype),
                 "gamma": (params["gamma"] * np.ones((B, 1))).astype(dtype)}
@@ -211,7 +216,7 @@ class LocationAddressing(TorchFunctionSpec):
 
 def location_addressing(student_fn: Callable[..., Any], *, grade_id: str, points: float
                         ) -> Part:
-    load_references()
+    kit.load_modules(kit.ATTENTION_REFERENCES)
     return Part(LocationAddressing(), [student_fn], grade_id=grade_id, points=points)
 
 
@@ -223,12 +228,12 @@ def location_addressing(student_fn: Callable[..., Any], *, grade_id: str, points
 def hop(i: dict[str, Any], *, use_mask: bool = True, read_from: str = "memory_out",
         residual: bool = True) -> dict[str, np.ndarray]:
     scores = np.einsum("bsd,bd->bs", i["memory_in"], i["u"])  # (B, S)
-    p = softmax_rows(scores, i["mask"] if use_mask else None)  # (B, S)
-    o = context(p, i[read_from])  # (B, d)
+    p = kit.softmax_rows(scores, i["mask"] if use_mask else None)  # (B, S)
+    o = kit.context(p, i[read_from])  # (B, d)
     return {"u_next": i["u"] + o if residual else o, "p": p}
 
 
-class MemoryHop(TorchFunctionSpec):
+class MemoryHop(_MemorySpec):
     title = "memory_hop"
     defaults = {"B": 3, "S": 5, "d": 4, "seed": 0, "dtype": "float64"}
     arguments = ("u", "memory_in", "memory_out", "mask")
@@ -240,7 +245,7 @@ class MemoryHop(TorchFunctionSpec):
         B, S, d = params["B"], params["S"], params["d"]
         normal = lambda *shape: rng.standard_normal(shape).astype(params["dtype"])  # noqa: E731
         return {"u": normal(B, d), "memory_in": normal(B, S, d), "memory_out": normal(B, S, d),
-                "mask": random_mask(rng, B, S, "padding")}
+                "mask": kit.random_mask(rng, B, S, "padding")}
 
     def expected(self, inputs, params):
         return hop(inputs)
@@ -259,5 +264,5 @@ class MemoryHop(TorchFunctionSpec):
 
 
 def memory_hop(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
+    kit.load_modules(kit.ATTENTION_REFERENCES)
     return Part(MemoryHop(), [student_fn], grade_id=grade_id, points=points)

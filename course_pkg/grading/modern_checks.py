@@ -31,18 +31,13 @@ for the part.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_pkg.grading import integrity
-from course_pkg.grading.attention_checks import TorchFunctionSpec
+from course_pkg.grading import integrity, kit
 from course_pkg.grading.compare import BATCH, TIME, UNIT, Axis
-from course_pkg.grading.gated_checks import (
-    LSTM_GATES, _order_variants, _only_block, _unpack_tuple, _zero,
-)
 from course_pkg.grading.part import OutputSpec, Part
 from course_pkg.grading.probes import Isolation, Variant
 
@@ -57,19 +52,10 @@ FEATURE = Axis("feature")
 
 
 def load_references() -> None:
-    for name in REFERENCE_MODULES:
-        importlib.import_module(name)
+    kit.load_modules(REFERENCE_MODULES)
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-a))
-
-
-def _axes(*axes: Any) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    return lambda params: axes
-
-
-class _ModernSpec(TorchFunctionSpec):
+class _ModernSpec(kit.TorchFunctionSpec):
     forbidden = FORBIDDEN
     dtype_weight = 1.0  # float32 in, float32 out
 
@@ -102,9 +88,9 @@ def conv_lstm_equations(i: dict[str, Any], *, flip: bool = False, candidate: str
     pre = (cross_correlate(i["x"], i["weight_ih"], flip) + bias("bias_ih")
            + cross_correlate(i["h_prev"], i["weight_hh"], flip) + bias("bias_hh"))  # (B, 4F, S, S)
     a_i, a_f, a_g, a_o = np.split(pre, 4, axis=1)
-    g = np.tanh(a_g) if candidate == "tanh" else _sigmoid(a_g)
-    c = _sigmoid(a_f) * i[forget_on] + _sigmoid(a_i) * g
-    h = _sigmoid(a_o) * (np.tanh(c) if squash_c else c)
+    g = np.tanh(a_g) if candidate == "tanh" else kit.sigmoid(a_g)
+    c = kit.sigmoid(a_f) * i[forget_on] + kit.sigmoid(a_i) * g
+    h = kit.sigmoid(a_o) * (np.tanh(c) if squash_c else c)
     return {"h_t": h, "c_t": c}
 
 
@@ -112,8 +98,8 @@ class ConvLSTMStep(_ModernSpec):
     title = "conv_lstm_step"
     defaults = {"B": 2, "C": 2, "F": 3, "S": 5, "k": 3, "seed": 0, "dtype": "float64"}
     arguments = CONV_ARGS
-    outputs = (OutputSpec("h_t", _axes(BATCH, CHANNEL, ROW, COLUMN), weight=2.0),
-               OutputSpec("c_t", _axes(BATCH, CHANNEL, ROW, COLUMN), weight=2.0))
+    outputs = (OutputSpec("h_t", kit.axes(BATCH, CHANNEL, ROW, COLUMN), weight=2.0),
+               OutputSpec("c_t", kit.axes(BATCH, CHANNEL, ROW, COLUMN), weight=2.0))
     combine_hint = "C_t = f * C_prev + i * g and H_t = o * tanh(C_t), gates split i, f, g, o"
 
     def sizes(self, params):
@@ -133,7 +119,7 @@ class ConvLSTMStep(_ModernSpec):
         return conv_lstm_equations(inputs)
 
     def unpack(self, raw, params):
-        return _unpack_tuple(raw, ("h_t", "c_t"), "conv_lstm_step")
+        return kit.unpack_tuple(raw, ("h_t", "c_t"), "conv_lstm_step")
 
     def variants(self, params):
         zero_bias = lambda name: (lambda i: conv_lstm_equations({**i, name: 0 * i[name]}))  # noqa
@@ -155,25 +141,25 @@ class ConvLSTMStep(_ModernSpec):
                     "C_t uses f * H_prev: the forget gate scales the previous CELL state, "
                     "C_t = f * C_prev + i * g"),
         ]
-        return [*variants, *_order_variants(LSTM_GATES, conv_lstm_equations)]
+        return [*variants, *kit.order_variants(kit.LSTM_GATES, conv_lstm_equations)]
 
     def isolations(self, params):
         gate_alone = [
-            Isolation(f"gate {gate} alone", _only_block(k, LSTM_GATES),
+            Isolation(f"gate {gate} alone", kit.only_block(k, kit.LSTM_GATES),
                       f"with only the kernels and biases of gate {gate} non-zero your output is "
                       f"wrong: check output channels {k}F:{k + 1}F (gate {gate}) and its "
                       "nonlinearity", group="gate blocks")
-            for k, gate in enumerate(LSTM_GATES)
+            for k, gate in enumerate(kit.LSTM_GATES)
         ]
         return [
-            Isolation("W_ih * X", _zero("h_prev", "c_prev", "bias_ih", "bias_hh"),
+            Isolation("W_ih * X", kit.zero("h_prev", "c_prev", "bias_ih", "bias_hh"),
                       "check the convolution of the input x with weight_ih ('same' padding)"),
-            Isolation("W_hh * H_prev", _zero("x", "c_prev", "bias_ih", "bias_hh"),
+            Isolation("W_hh * H_prev", kit.zero("x", "c_prev", "bias_ih", "bias_hh"),
                       "check the convolution of h_prev with weight_hh ('same' padding)"),
-            Isolation("the biases", _zero("x", "h_prev", "c_prev"),
+            Isolation("the biases", kit.zero("x", "h_prev", "c_prev"),
                       "check how bias_ih and bias_hh are added (one value per output channel)"),
             *gate_alone,
-            Isolation("the forget gate's contribution f * C_prev", _zero("c_prev"),
+            Isolation("the forget gate's contribution f * C_prev", kit.zero("c_prev"),
                       "check how you use f * C_prev", kind="without"),
         ]
 
@@ -197,9 +183,9 @@ def mogrifier_rounds(i: dict[str, Any], *, factor: float = 2.0, chained: bool = 
     rounds = len(i["weight_q"]) + len(i["weight_r"])
     for k in range(rounds):
         if k % 2 == 0:   # rounds 1, 3, 5, ...: h rescales x
-            x = factor * _sigmoid((h if chained else h0) @ i["weight_q"][k // 2].T) * x  # (B, D)
+            x = factor * kit.sigmoid((h if chained else h0) @ i["weight_q"][k // 2].T) * x  # (B, D)
         else:            # rounds 2, 4, ...: x rescales h
-            h = factor * _sigmoid((x if chained else x0) @ i["weight_r"][k // 2].T) * h  # (B, H)
+            h = factor * kit.sigmoid((x if chained else x0) @ i["weight_r"][k // 2].T) * h  # (B, H)
     return {"x_up": x, "h_up": h}
 
 
@@ -207,7 +193,7 @@ class Mogrify(_ModernSpec):
     title = "mogrify"
     defaults = {"B": 3, "D": 4, "H": 5, "rounds": 5, "scale": 1.0, "seed": 0, "dtype": "float64"}
     arguments = ("x", "h", "weight_q", "weight_r")
-    outputs = (OutputSpec("x_up", _axes(BATCH, FEATURE)), OutputSpec("h_up", _axes(BATCH, UNIT)))
+    outputs = (OutputSpec("x_up", kit.axes(BATCH, FEATURE)), OutputSpec("h_up", kit.axes(BATCH, UNIT)))
     combine_hint = "round 1 updates x with Q_1 and h, round 2 updates h with R_1 and the new x, ..."
 
     def sizes(self, params):
@@ -226,7 +212,7 @@ class Mogrify(_ModernSpec):
         return mogrifier_rounds(inputs)
 
     def unpack(self, raw, params):
-        return _unpack_tuple(raw, ("x_up", "h_up"), "mogrify")
+        return kit.unpack_tuple(raw, ("x_up", "h_up"), "mogrify")
 
     def variants(self, params):
         return [
@@ -259,9 +245,9 @@ def sru_equations(i: dict[str, Any], *, reset_on: str = "c_prev", keep_input: bo
     c_prev = i["c0"]
     hs, cs = [], []
     for t in range(x_tilde.shape[0]):
-        f = _sigmoid(f_part[t] + v_f * c_prev + i["b_f"])  # (B, H)
+        f = kit.sigmoid(f_part[t] + v_f * c_prev + i["b_f"])  # (B, H)
         c = f * c_prev + ((1 - f) if keep_input else 1.0) * x_tilde[t]
-        r = _sigmoid(r_part[t] + v_r * (c_prev if reset_on == "c_prev" else c) + i["b_r"])
+        r = kit.sigmoid(r_part[t] + v_r * (c_prev if reset_on == "c_prev" else c) + i["b_r"])
         if highway_swapped:
             r = 1 - r
         hs.append(r * c + (1 - r) * alpha * i["x_highway"][t])
@@ -275,8 +261,8 @@ class SRURecurrence(_ModernSpec):
     defaults = {"T": 5, "B": 3, "H": 4, "alpha": 3 ** 0.5, "seed": 0, "dtype": "float64"}
     arguments = ("projections", "x_highway", "v_f", "v_r", "b_f", "b_r", "c0", "alpha")
     constants = ("alpha",)
-    outputs = (OutputSpec("h", _axes(TIME, BATCH, UNIT), weight=2.0),
-               OutputSpec("c", _axes(TIME, BATCH, UNIT), weight=2.0))
+    outputs = (OutputSpec("h", kit.axes(TIME, BATCH, UNIT), weight=2.0),
+               OutputSpec("c", kit.axes(TIME, BATCH, UNIT), weight=2.0))
     combine_hint = ("f_t and r_t both read c_{t-1}; c_t = f_t c_{t-1} + (1 - f_t) x~_t; "
                     "h_t = r_t c_t + (1 - r_t) alpha x^_t")
 
@@ -295,7 +281,7 @@ class SRURecurrence(_ModernSpec):
         return sru_equations(inputs)
 
     def unpack(self, raw, params):
-        return _unpack_tuple(raw, ("h", "c"), "sru_recurrence")
+        return kit.unpack_tuple(raw, ("h", "c"), "sru_recurrence")
 
     def variants(self, params):
         return [
@@ -317,9 +303,9 @@ class SRURecurrence(_ModernSpec):
 
     def isolations(self, params):
         return [
-            Isolation("v_f * c_{t-1}", _zero("v_f"),
+            Isolation("v_f * c_{t-1}", kit.zero("v_f"),
                       "check the forget gate's term v_f * c_{t-1}", kind="without"),
-            Isolation("v_r * c_{t-1}", _zero("v_r"),
+            Isolation("v_r * c_{t-1}", kit.zero("v_r"),
                       "check the reset gate's term v_r * c_{t-1}", kind="without"),
         ]
 

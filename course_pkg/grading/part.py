@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from course_pkg.grading import integrity, probes, sandbox
+from course_pkg.grading import callers, integrity, probes, sandbox
 from course_pkg.grading.compare import Comparison, Tolerance, check_dtype, compare_values, tolerance_for
 from course_pkg.grading.report import CaseResult, Report, SubCheck
 from course_pkg.validation import require_in_range
@@ -72,13 +72,17 @@ class FunctionSpec:
         """The reference outputs for ``inputs`` (in float64), keyed like :attr:`outputs`."""
         raise NotImplementedError
 
+    # How the student's functions are called: a caller of course_pkg.grading.callers (the only
+    # grading code that runs where the student's code runs) and its options.
+    caller = ""
+
+    def caller_options(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     def run_student(self, functions: Sequence[Callable[..., Any]], inputs: dict[str, Any],
                     params: dict[str, Any]) -> Any:
-        """Call the student's function(s) in the sandbox; whatever it returns is sent back.
-
-        The call to the graded function must sit inside ``with integrity.armed():``.
-        """
-        raise NotImplementedError
+        """Call the student's function(s); whatever it returns is sent back to the judge."""
+        return callers.call(self.caller, functions, inputs, params, self.caller_options(params))
 
     def unpack(self, raw: Any, params: dict[str, Any]) -> dict[str, Any] | str:
         """The student's outputs by name, or a message saying what the structure should be."""
@@ -151,6 +155,16 @@ class Part:
         self.failed_cases_shown = 0  # the first failing case is printed in full, later ones brief
         self.hung = ""  # set when a call never returned: later cases are not run again
         self.substitute: dict[str, Callable[..., Any]] = {}  # stand-ins in use (see FunctionSpec)
+        # In the judge, the functions live in the jail: the judge holds their names and their
+        # compiled (never run) code, which the static delegation check reads.
+        self.session = getattr(self.graded, "session", None)
+        if self.session is not None:
+            static = integrity.find_delegation(self.graded.shadow, spec.forbidden)
+            self.targets = []
+            self.verdict = integrity.IntegrityVerdict(static=static)
+            if static:
+                self.report.delegation = self.verdict.message(spec.title)
+            return
         if not callable(self.graded):
             self.report.delegation = (f"{spec.title} is not a function "
                                       f"(got {type(self.graded).__name__})")
@@ -176,18 +190,21 @@ class Part:
         spec, functions, substitute = self.spec, self.functions, dict(self.substitute)
         if self.hung:
             return [sandbox.Outcome(kind="not run", error=self.hung) for _ in inputs_list]
-        calls = [
-            (lambda inputs=inputs: spec.run_student(functions, inputs, params))
-            for inputs in inputs_list
-        ]
+        if self.session is not None:  # the judge: the calls run in the jail
+            outcomes = self.session.call(spec, functions, inputs_list, params, substitute)
+        else:
+            calls = [
+                (lambda inputs=inputs: spec.run_student(functions, inputs, params))
+                for inputs in inputs_list
+            ]
 
-        def prepare() -> None:  # in the child only
-            integrity.install_tripwires(spec.forbidden, self.targets)
-            notebook_globals = getattr(self.graded, "__globals__", {})
-            notebook_globals.update(substitute)
+            def prepare() -> None:  # in the child only
+                integrity.install_tripwires(spec.forbidden, self.targets)
+                notebook_globals = getattr(self.graded, "__globals__", {})
+                notebook_globals.update(substitute)
 
-        outcomes = sandbox.run_isolated(calls, time_limit=spec.time_limit, prepare=prepare,
-                                        delegation_log=integrity.tripped)
+            outcomes = sandbox.run_isolated(calls, time_limit=spec.time_limit, prepare=prepare,
+                                            delegation_log=integrity.tripped)
         for outcome in outcomes:
             if outcome.kind in ("timeout", "exit", "crash", "memory"):
                 fault = f"{spec.title}: {outcome.error}"
@@ -203,6 +220,9 @@ class Part:
 
     def _stand_ins_apply(self) -> dict[str, Callable[..., Any]]:
         """The stand-ins whose names the notebook defines as its own functions."""
+        if self.session is not None:
+            return {name: stand_in for name, stand_in in self.spec.stand_ins.items()
+                    if name in self.session.functions and name != self.graded.__name__}
         notebook_globals = getattr(self.graded, "__globals__", {})
         return {name: stand_in for name, stand_in in self.spec.stand_ins.items()
                 if integrity.is_notebook_function(notebook_globals.get(name))

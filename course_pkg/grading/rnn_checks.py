@@ -17,14 +17,14 @@ step t+1 not added, a one-sided finite difference.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from course_pkg.grading import integrity
+from course_pkg.grading import callers, integrity, kit
 from course_pkg.grading.cell_inputs import cell_inputs, describe_case
 from course_pkg.grading.compare import (
-    BATCH, FLOAT32, HIDDEN_IN, INPUT, TIME, UNIT, Tolerance, compare_values,
+    BATCH, HIDDEN_IN, INPUT, TIME, UNIT, Tolerance, compare_values,
 )
 from course_pkg.grading.part import FunctionSpec, OutputSpec, Part
 from course_pkg.grading.probes import Isolation, Variant
@@ -45,30 +45,11 @@ STEP_GRADIENTS = ("dx_t", "dh_prev", "dweight_ih", "dweight_hh", "dbias_ih", "db
 SEQUENCE_GRADIENTS = ("x", "h0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def _axes(*axes: Any) -> Callable[[dict[str, Any]], Sequence[Any]]:
-    return lambda params: axes
-
-
 def _step(inputs: dict[str, Any], **changes: Any) -> np.ndarray:
     """The reference h_t on ``inputs`` with some arguments replaced."""
     args = {name: inputs[name] for name in STEP_NAMES}
     args.update(changes)
     return reference.rnn_step_forward(*(args[n] for n in STEP_NAMES))[0]
-
-
-def _forward_note(got: Any, expected: np.ndarray, forward_name: str, output: str) -> list[str]:
-    """A note when the student's own forward (whose cache the backward uses) is wrong."""
-    if got is None or compare_values(output, got, expected, FLOAT32).ok:
-        return []
-    return [f"note: your {forward_name} returns a wrong {output} on these inputs, and the "
-            f"backward runs on its cache: fix {forward_name} first"]
-
-
-def _unpack_tuple(raw: Any, names: Sequence[str], what: str) -> dict[str, Any] | str:
-    if not isinstance(raw, (tuple, list)) or len(raw) != len(names):
-        count = f"{len(raw)} values" if isinstance(raw, (tuple, list)) else type(raw).__name__
-        return f"{what}: expected a tuple ({', '.join(names)}), got {count}"
-    return dict(zip(names, raw))
 
 
 # ------------------------------------------------------------------------------------------
@@ -98,7 +79,7 @@ class StepForward(FunctionSpec):
     title = "rnn_step_forward"
     forbidden = FORBIDDEN
     defaults = DEFAULTS
-    outputs = (OutputSpec("h_t", _axes(BATCH, UNIT), weight=2.0),)
+    outputs = (OutputSpec("h_t", kit.axes(BATCH, UNIT), weight=2.0),)
     combine_hint = "h_t = tanh(x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh): one tanh of the sum"
 
     def describe(self, params):
@@ -110,12 +91,13 @@ class StepForward(FunctionSpec):
     def expected(self, inputs, params):
         return {"h_t": _step(inputs)}
 
-    def run_student(self, functions, inputs, params):
-        with integrity.armed():
-            return functions[-1](*(inputs[n] for n in STEP_NAMES))
+    caller = "positional"
+
+    def caller_options(self, params):
+        return {"names": STEP_NAMES}
 
     def unpack(self, raw, params):
-        got = _unpack_tuple(raw, ("h_t", "cache"), "rnn_step_forward")
+        got = kit.unpack_tuple(raw, ("h_t", "cache"), "rnn_step_forward")
         return got if isinstance(got, str) else {"h_t": got["h_t"]}
 
     def variants(self, params):
@@ -188,12 +170,12 @@ class StepBackward(FunctionSpec):
     forbidden = FORBIDDEN
     defaults = DEFAULTS
     outputs = (
-        OutputSpec("dx_t", _axes(BATCH, INPUT)),
-        OutputSpec("dh_prev", _axes(BATCH, UNIT)),
-        OutputSpec("dweight_ih", _axes(UNIT, INPUT)),
-        OutputSpec("dweight_hh", _axes(UNIT, HIDDEN_IN)),
-        OutputSpec("dbias_ih", _axes(UNIT)),
-        OutputSpec("dbias_hh", _axes(UNIT)),
+        OutputSpec("dx_t", kit.axes(BATCH, INPUT)),
+        OutputSpec("dh_prev", kit.axes(BATCH, UNIT)),
+        OutputSpec("dweight_ih", kit.axes(UNIT, INPUT)),
+        OutputSpec("dweight_hh", kit.axes(UNIT, HIDDEN_IN)),
+        OutputSpec("dbias_ih", kit.axes(UNIT)),
+        OutputSpec("dbias_hh", kit.axes(UNIT)),
     )
 
     def describe(self, params):
@@ -206,23 +188,20 @@ class StepBackward(FunctionSpec):
         _, cache = reference.rnn_step_forward(*(inputs[n] for n in STEP_NAMES))
         return dict(zip(STEP_GRADIENTS, reference.rnn_step_backward(inputs["dh_t"], cache)))
 
-    def run_student(self, functions, inputs, params):
-        forward, backward = functions
-        result = forward(*(inputs[n] for n in STEP_NAMES))
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise TypeError("your rnn_step_forward does not return (h_t, cache) yet: fix it first")
-        with integrity.armed():
-            gradients = backward(inputs["dh_t"], result[1])
-        return {"gradients": gradients, "forward": result[0]}
+    caller = "forward_then_backward"
+
+    def caller_options(self, params):
+        return {"forward_names": STEP_NAMES, "returns": ("h_t", "cache"),
+                "backward_names": ("dh_t", "cache")}
 
     def unpack(self, raw, params):
-        got = _unpack_tuple(raw["gradients"], STEP_GRADIENTS, "rnn_step_backward")
+        got = kit.unpack_tuple(raw["gradients"], STEP_GRADIENTS, "rnn_step_backward")
         if not isinstance(got, str):
             got["_forward"] = raw["forward"]
         return got
 
     def notes(self, got, inputs, params):
-        return _forward_note(got.get("_forward"), _step(inputs), "rnn_step_forward", "h_t")
+        return kit.forward_note(got.get("_forward"), _step(inputs), "rnn_step_forward", "h_t")
 
     def variants(self, params):
         return (
@@ -254,8 +233,8 @@ class SequenceForward(FunctionSpec):
     title = "rnn_forward"
     forbidden = FORBIDDEN
     defaults = DEFAULTS
-    outputs = (OutputSpec("out", _axes(TIME, BATCH, UNIT), weight=2.0),
-               OutputSpec("h_n", _axes(BATCH, UNIT)))
+    outputs = (OutputSpec("out", kit.axes(TIME, BATCH, UNIT), weight=2.0),
+               OutputSpec("h_n", kit.axes(BATCH, UNIT)))
     combine_hint = "h_t = tanh(x[t] W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), h_{-1} = h0"
     stand_ins = {"rnn_step_forward": stand_in_step_forward}
 
@@ -269,12 +248,13 @@ class SequenceForward(FunctionSpec):
         out, h_n, _ = reference.rnn_forward(*(inputs[n] for n in SEQUENCE_NAMES))
         return {"out": out, "h_n": h_n}
 
-    def run_student(self, functions, inputs, params):
-        with integrity.armed():
-            return functions[-1](*(inputs[n] for n in SEQUENCE_NAMES))
+    caller = "positional"
+
+    def caller_options(self, params):
+        return {"names": SEQUENCE_NAMES}
 
     def unpack(self, raw, params):
-        got = _unpack_tuple(raw, ("out", "h_n", "cache"), "rnn_forward")
+        got = kit.unpack_tuple(raw, ("out", "h_n", "cache"), "rnn_forward")
         return got if isinstance(got, str) else {"out": got["out"], "h_n": got["h_n"]}
 
     def variants(self, params):
@@ -363,12 +343,12 @@ class SequenceBackward(FunctionSpec):
     stand_ins = {"rnn_step_forward": stand_in_step_forward,
                  "rnn_step_backward": stand_in_step_backward}
     outputs = (
-        OutputSpec("x", _axes(TIME, BATCH, INPUT)),
-        OutputSpec("h0", _axes(BATCH, UNIT)),
-        OutputSpec("weight_ih", _axes(UNIT, INPUT)),
-        OutputSpec("weight_hh", _axes(UNIT, HIDDEN_IN)),
-        OutputSpec("bias_ih", _axes(UNIT)),
-        OutputSpec("bias_hh", _axes(UNIT)),
+        OutputSpec("x", kit.axes(TIME, BATCH, INPUT)),
+        OutputSpec("h0", kit.axes(BATCH, UNIT)),
+        OutputSpec("weight_ih", kit.axes(UNIT, INPUT)),
+        OutputSpec("weight_hh", kit.axes(UNIT, HIDDEN_IN)),
+        OutputSpec("bias_ih", kit.axes(UNIT)),
+        OutputSpec("bias_hh", kit.axes(UNIT)),
     )
 
     def describe(self, params):
@@ -381,18 +361,15 @@ class SequenceBackward(FunctionSpec):
         _, _, cache = reference.rnn_forward(*(inputs[n] for n in SEQUENCE_NAMES))
         return reference.rnn_backward(inputs["dout"], inputs["dh_n"], cache)
 
-    def run_student(self, functions, inputs, params):
-        forward_fn, backward_fn = functions
-        result = forward_fn(*(inputs[n] for n in SEQUENCE_NAMES))
-        if not isinstance(result, (tuple, list)) or len(result) != 3:
-            raise TypeError("your rnn_forward does not return (out, h_n, cache) yet: fix it first")
-        with integrity.armed():
-            gradients = backward_fn(inputs["dout"], inputs["dh_n"], result[2])
-        return {"gradients": gradients, "forward": result[0]}
+    caller = "forward_then_backward"
+
+    def caller_options(self, params):
+        return {"forward_names": SEQUENCE_NAMES, "returns": ("out", "h_n", "cache"),
+                "backward_names": ("dout", "dh_n", "cache")}
 
     def notes(self, got, inputs, params):
         out = reference.rnn_forward(*(inputs[n] for n in SEQUENCE_NAMES))[0]
-        return _forward_note(got.get("_forward"), out, "rnn_forward", "out")
+        return kit.forward_note(got.get("_forward"), out, "rnn_forward", "out")
 
     def unpack(self, raw, params):
         forward_out, raw = raw["forward"], raw["gradients"]
@@ -431,20 +408,6 @@ def backward(rnn_forward: Callable[..., Any], rnn_backward: Callable[..., Any], 
 # numerical_gradient
 # ------------------------------------------------------------------------------------------
 
-# Test functions of w with large curvature, so that a one-sided difference (error ~ h f''/2,
-# here > 1e-6) falls outside the tolerance while a centred one (error ~ h^2 f'''/6 plus
-# rounding, here < 1e-9) stays far inside it.
-_MATRIX = np.array([[0.5, -0.7, 0.2], [0.3, 0.4, -0.6], [-0.4, 0.1, 0.7], [0.3, -0.2, 0.5]])
-
-
-def _vector_function(w: np.ndarray) -> np.ndarray:
-    return np.exp(3 * (_MATRIX @ w.reshape(3, -1))).ravel()[:4] + w.ravel()[0] ** 3
-
-
-def _scalar_function(w: np.ndarray) -> float:
-    return float(np.sum(np.exp(3 * w)) + np.sum(w ** 3) * w.ravel()[0])
-
-
 GRADIENT_TOLERANCE = Tolerance(rtol=1e-7, atol=1e-8)
 
 
@@ -467,21 +430,15 @@ class NumericalGradient(FunctionSpec):
             inputs["df"] = rng.standard_normal(4)
         return inputs
 
+    caller = "numerical_gradient"
+
     @staticmethod
     def _function(params):
-        return _vector_function if params["upstream"] else _scalar_function
+        return callers.gradient_test_function(params)
 
     def expected(self, inputs, params):
         return {"gradient": reference_gradcheck.numerical_gradient(
             self._function(params), inputs["array"].copy(), inputs.get("df"))}
-
-    def run_student(self, functions, inputs, params):
-        array = inputs["array"]
-        before = array.copy()
-        with integrity.armed():
-            gradient = functions[-1](self._function(params), array, inputs.get("df"))
-        restored = bool(array.shape == before.shape and (array == before).all())
-        return {"gradient": gradient, "restored": restored}
 
     def unpack(self, raw, params):
         if not isinstance(raw, dict) or "gradient" not in raw:

@@ -1,0 +1,55 @@
+"""Similarity of graded functions: renaming and re-wrapping change nothing, other code differs."""
+
+from __future__ import annotations
+
+import ast
+
+from course_pkg.grading import similarity
+
+ORIGINAL = '''
+def rnn_step(x, h, w_ih, w_hh, b):
+    """Docstring that differs."""
+    a = x @ w_ih.T + h @ w_hh.T + b
+    out = np.tanh(a)
+    return out, (x, h, out)
+'''
+
+RENAMED = '''
+def rnn_step(inputs, state, weight_in, weight_rec, bias):
+    # a different comment, other names, the same computation
+    pre = (inputs @ weight_in.T
+           + state @ weight_rec.T + bias)
+    new_state = np.tanh(pre)
+    return new_state, (inputs, state, new_state)
+'''
+
+DIFFERENT = '''
+def rnn_step(x, h, w_ih, w_hh, b):
+    out = h.copy()
+    for t in range(x.shape[0]):
+        out = np.maximum(0, x[t] @ w_ih.T + out @ w_hh.T)
+    return out, None
+'''
+
+
+def tokens(source):
+    return similarity.normalised_tokens(ast.parse(source).body[0])
+
+
+def test_renamed_variables_and_comments_are_the_same_code():
+    assert similarity._ratio(tokens(ORIGINAL), tokens(RENAMED)) == 1.0
+
+
+def test_a_different_computation_scores_below_the_threshold():
+    assert similarity._ratio(tokens(ORIGINAL), tokens(DIFFERENT)) < similarity.THRESHOLD
+
+
+def test_global_names_are_kept_so_the_library_called_matters():
+    torch_version = ORIGINAL.replace("np.tanh", "torch.tanh")
+    assert tokens(torch_version) != tokens(ORIGINAL)
+
+
+def test_functions_in_reads_top_level_definitions_without_running_them():
+    found = similarity.functions_in("raise SystemExit\ndef f(x):\n    return x\n")
+    assert list(found) == ["f"]
+    assert similarity.functions_in("def broken(:\n") == {}
