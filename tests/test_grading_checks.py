@@ -173,3 +173,26 @@ def test_the_perplexity_reference_matches_torch_cross_entropy():
     theirs = torch.nn.functional.cross_entropy(torch.tensor(logits).reshape(-1, 9),
                                                torch.tensor(targets).reshape(-1))
     assert ours == pytest.approx(float(theirs), rel=1e-12)
+
+
+def test_the_classic_dout_only_backward_is_named():
+    # rnn_step_backward(dout[t], cache[t]): drops both the gradient from step t+1 and dh_n
+    results = grade_notebook("rnn_bptt", {
+        "rnn_backward": lambda s: s.replace("rnn_step_backward(dout[t] + dh_next,",
+                                            "rnn_step_backward(dout[t],"),
+    }, only=("test_rnn_backward",))
+    score, text = results["test_rnn_backward"]
+    assert score < 3 and "both the gradient handed back by step t+1 and dh_n" in text, text
+
+
+def test_a_helper_that_hangs_costs_its_own_part_only_and_is_named():
+    results = grade_notebook("attention_seq2seq", {
+        "attention_context": lambda s: s.replace(
+            "    return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, Dv)",
+            "    while True:\n        pass"),
+    }, only=("test_attention_context", "test_decoder_step"))
+    score, text = results["test_attention_context"]
+    assert score == 0 and "did not return within" in text
+    score, text = results["test_decoder_step"]
+    assert score == 3, text
+    assert "with your attention_context the call did not return" in text, text

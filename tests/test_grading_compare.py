@@ -1,10 +1,13 @@
 """course_pkg.grading.compare: tolerances, and messages that say where two arrays differ."""
 
+import re
+
 import numpy as np
 import pytest
 
 from course_pkg.grading.compare import (
-    BATCH, FLOAT32, FLOAT64, TIME, UNIT, GateAxis, check_dtype, compare_values, describe_index,
+    BATCH, FLOAT32, FLOAT64, TIME, UNIT, GateAxis, Tolerance, check_dtype, compare_values,
+    describe_index,
     name_shape, tolerance_for,
 )
 
@@ -92,3 +95,13 @@ def test_infinite_outputs_fail_quietly(recwarn):
     verdict = compare_values("p", got, np.array([np.inf, 1.0, 1.0]), FLOAT64)
     assert not verdict.ok and "index" not in verdict.message
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_got_and_expected_always_differ_on_the_page():
+    expected = np.array([1.3070000])
+    got = expected + 1.7e-6
+    verdict = compare_values("dw", got, expected, Tolerance(rtol=1e-9, atol=1e-12))
+    assert not verdict.ok
+    printed = re.search(r"got (\S+), expected (\S+),", verdict.message)
+    assert printed and printed.group(1) != printed.group(2), verdict.message
+    assert float(printed.group(1)) == pytest.approx(got[0], rel=1e-6)

@@ -210,6 +210,16 @@ def _short(value: float) -> str:
     return f"{value:.4g}"
 
 
+def distinct_pair(got: float, expected: float) -> tuple[str, str]:
+    """``got`` and ``expected`` printed with 4 significant digits, or with as many more (up to
+    17) as it takes for the two to differ on the page."""
+    for digits in range(4, 18):
+        a, b = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+        if a != b:
+            return a, b
+    return f"{got!r}", f"{expected!r}"
+
+
 def compare_values(name: str, got: Any, expected: np.ndarray, tolerance: Tolerance,
                    axes: Sequence[Any] = (), sizes: dict[str, int] | None = None) -> Comparison:
     """Compare ``got`` with ``expected`` entry by entry (see the module docstring)."""
@@ -248,8 +258,9 @@ def _compare_values(name: str, got: Any, expected: np.ndarray, tolerance: Tolera
     where = describe_index(index, axes)
     size = f"{count} of {array.size} entries are off" if array.size > 1 else ""
     where = f" at {where}" if array.ndim else ""
-    lines = [f"{name} is wrong{where} (got {_short(got_value)}, expected "
-             f"{_short(expected_value)}, |error| {worst:.2g})" + (f"; {size}" if size else "")]
+    got_text, expected_text = distinct_pair(got_value, expected_value)
+    lines = [f"{name} is wrong{where} (got {got_text}, expected {expected_text}, "
+             f"|error| {worst:.2g})" + (f"; {size}" if size else "")]
     lines += _summaries(bad, axes)
     return Comparison(name, False, "\n".join(lines), worst)
 

@@ -26,6 +26,7 @@ missing and how to install it; the runner then refuses to grade unless told
 
 from __future__ import annotations
 
+import compileall
 import os
 import pathlib
 import resource
@@ -127,6 +128,8 @@ def student_edition(target: pathlib.Path, hidden: Iterable[str]) -> pathlib.Path
             shutil.rmtree(item) if item.is_dir() else item.unlink()
     (grading / "__init__.py").write_text(
         '"""The jail\'s half of the grading library (the judge\'s half is not here)."""\n')
+    # compiled once here: the jail's view is read-only, so it could not cache bytecode itself
+    compileall.compile_dir(str(edition), quiet=1)
     for root, dirs, files in os.walk(target):
         os.chmod(root, 0o755)
         for name in files:
@@ -173,7 +176,7 @@ def bwrap_command(workdir: pathlib.Path, edition: pathlib.Path, course: pathlib.
                 "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "OPENBLAS_NUM_THREADS", "1",
                 "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONHASHSEED", "0",
                 "--setenv", "MPLBACKEND", "Agg", "--setenv", "MPLCONFIGDIR", "/tmp/mpl",
-                "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
+                "--setenv", "LANG", "C.UTF-8",
                 # what nbgrader tells a notebook during autograde (cells skip long runs on it)
                 "--setenv", "NBGRADER_EXECUTION", "autograde"]
     command += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",

@@ -154,6 +154,7 @@ class Part:
         self.shown_notes: set[str] = set()  # each note is printed once per part
         self.failed_cases_shown = 0  # the first failing case is printed in full, later ones brief
         self.hung = ""  # set when a call never returned: later cases are not run again
+        self.culprit: str | None = None  # the helper whose stand-in alone fixes a case
         self.substitute: dict[str, Callable[..., Any]] = {}  # stand-ins in use (see FunctionSpec)
         # In the judge, the functions live in the jail: the judge holds their names and their
         # compiled (never run) code, which the static delegation check reads.
@@ -214,7 +215,10 @@ class Part:
                 fault = f"{spec.title}: printed {outcome.printed_chars:,} characters"
                 if fault not in self.report.faults:
                     self.report.faults.append(fault)
-            if outcome.kind == "timeout" and not self.hung:
+            # a call that hangs is not run again, unless correct stand-ins for the helpers it
+            # calls are still to be tried (the hang may be in a helper: see check)
+            if outcome.kind == "timeout" and not self.hung and (
+                    substitute or not self._stand_ins_apply()):
                 self.hung = "not run again: it did not return in an earlier case"
         return outcomes
 
@@ -258,10 +262,24 @@ class Part:
             finally:
                 self.substitute = {}
             names = " and ".join(stand_ins)
+            if retry.passed and len(stand_ins) > 1:
+                names = self._culprit(stand_ins, inputs, params, expected) or names
             if retry.passed:
                 case.checks = retry.checks
-                case.notes.append(f"right once correct stand-ins replace your {names}: the "
-                                  f"mistake is there (graded in its own part), not here")
+                if outcome.kind in ("timeout", "exception", "exit", "crash", "memory"):
+                    # the fault is the helper's: blame it, not this part
+                    blamed = f"{spec.title}: {outcome.error}"
+                    if blamed in self.report.faults:
+                        self.report.faults.remove(blamed)
+                    fault = f"{names} (called by {spec.title}): {outcome.describe()}"
+                    if fault not in self.report.faults:
+                        self.report.faults.append(fault)
+                    case.notes.append(f"with your {names} the call {outcome.describe()}; it is "
+                                      f"right once correct stand-ins replace your {names}: the "
+                                      "mistake is there (graded in its own part), not here")
+                else:
+                    case.notes.append(f"right once correct stand-ins replace your {names}: the "
+                                      f"mistake is there (graded in its own part), not here")
                 got = None
             elif retry_got is not None:
                 if _passed_weight(retry) > _passed_weight(case):
@@ -284,6 +302,26 @@ class Part:
         print(Report.case_text(case, brief=self.failed_cases_shown > 0))
         self.failed_cases_shown += not case.passed
         return self
+
+    def _culprit(self, stand_ins: dict[str, Callable[..., Any]], inputs: dict[str, Any],
+                 params: dict[str, Any], expected: dict[str, Any]) -> str:
+        """The one helper whose stand-in alone makes the case right ('' if none does), so
+        that the note names that helper only; found once per part."""
+        if self.culprit is None:
+            self.culprit = ""
+            for name, stand_in in stand_ins.items():
+                self.substitute = {name: stand_in}
+                hung, faults = self.hung, list(self.report.faults)
+                try:  # a trial that hangs marks nothing: it is only a question
+                    trial = CaseResult("")
+                    self._score_outcome(trial, self._run([inputs], params)[0], inputs,
+                                        expected, params)
+                finally:
+                    self.substitute, self.hung, self.report.faults = {}, hung, faults
+                if trial.passed:
+                    self.culprit = name
+                    break
+        return self.culprit
 
     def _record_delegation(self, outcome: sandbox.Outcome) -> None:
         if outcome.delegation and not self.report.delegation:

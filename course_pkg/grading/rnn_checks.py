@@ -383,6 +383,11 @@ class SequenceBackward(FunctionSpec):
 
     def variants(self, params):
         return (
+            Variant("dout[t] only", lambda i: _bptt(i, from_future=False, use_dh_n=False),
+                    "each step gets only dout[t] (the classic rnn_step_backward(dout[t], "
+                    "cache[t])): both the gradient handed back by step t+1 and dh_n are "
+                    "dropped; start with dh = dh_n and pass dout[t] + dh to every step",
+                    outputs=("x", "weight_hh")),
             Variant("no gradient from the future", lambda i: _bptt(i, from_future=False),
                     "at step t you use only dout[t]: add the gradient handed back by step t+1 "
                     "(dh_prev of the later step) before multiplying by tanh'",
