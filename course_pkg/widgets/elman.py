@@ -19,6 +19,7 @@ import numpy as np
 
 from course_pkg.numpy_rnn import rnn_forward
 from course_pkg.validation import require_choice, require_positive_int
+from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
 __all__ = ["hidden_state_demo", "hidden_state_widget", "REPORTED_STEPS"]
@@ -120,4 +121,5 @@ def hidden_state_widget(
         labels=[f"{s:g}" for s in scales],
         initial=0,
         caption="<b>Hidden state of an Elman RNN</b>: the same inputs, W_hh scaled up step by step.",
+        live=LiveRange(0.0, 3.5, 0.01),  # in a kernel: any scale, computed on demand
     )

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
 
 __all__ = ["lstm_gates_widget", "marked_steps", "memory_unit", "gate_summary",
@@ -218,4 +219,5 @@ def gru_memory_widget(update_biases: Sequence[float] = (-2, 0, 1, 2, 3, 4, 5),
         "update-gate bias", biases, lambda b: _render_bias(b, biases, num_steps),
         labels=[f"{b:g}" for b in biases],
         caption="<b>The GRU's update gate as a memory knob:</b> z near 1 keeps the old state.",
+        live=LiveRange(-4.0, 7.0, 0.05),  # in a kernel: any bias, computed on demand
     )

@@ -26,6 +26,7 @@ from course_pkg.data.text import CharVocabulary
 from course_pkg.models.char_lm import CharLM
 from course_pkg.sampling import generate
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
 __all__ = ["TemperatureSample", "entropy_bits", "temperature_sample", "temperature_widget"]
@@ -136,12 +137,12 @@ def temperature_widget(
     temperatures = [float(t) for t in temperatures]
     if not 1 <= len(temperatures) <= 10:
         raise ValueError(f"temperatures: expected between 1 and 10 values, got {len(temperatures)}")
-    samples = [temperature_sample(model, vocabulary, seed_text, t, length, seed) for t in temperatures]
     return precomputed_slider(
         "temperature",
-        samples,
-        _render,
+        temperatures,
+        lambda t: _render(temperature_sample(model, vocabulary, seed_text, t, length, seed)),
         labels=[f"{t:g}" for t in temperatures],
         initial=min(range(len(temperatures)), key=lambda i: abs(temperatures[i] - 1.0)),
         caption="<b>Sampling temperature</b>: low is safe and repetitive, high is varied and garbled.",
+        live=LiveRange(0.05, 3.0, 0.01),  # in a kernel: any temperature, sampled on demand
     )

@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
 
 __all__ = ["truncation_problem", "truncation_widget", "REPORTED_DISTANCES",
@@ -110,6 +111,7 @@ def truncation_widget(windows=(1, 2, 4, 8, 12, None), length=24, seed=0):
     return precomputed_slider(
         "truncation window k", windows, lambda w: _render_window(w, *problem), labels=labels,
         caption="<b>Truncated BPTT:</b> which input steps receive gradient from which loss term.",
+        live=LiveRange(1, length, 1, integer=True, fmt="d"),  # in a kernel: every window 1..T
     )
 
 
@@ -158,6 +160,7 @@ def spectral_radius_widget(radii=(0.5, 0.9, 1.0, 1.1, 1.5, 2.0), num_steps=60,
         "radius of W_hh", radii, lambda r: _render_radius(r, num_steps, hidden_size, seed),
         labels=[f"{r:g}" for r in radii],
         caption="<b>Gradient norm against distance in time</b> (log scale).",
+        live=LiveRange(0.1, 3.0, 0.01),  # in a kernel: any radius, computed on demand
     )
 
 
@@ -208,12 +211,15 @@ def clipping_threshold_widget(thresholds: Sequence[float | None] = (None, 10.0, 
     from course_pkg.experiments.gradient_clipping import clipping_run
 
     thresholds = _check_options("thresholds", thresholds, allow_none=True)
-    histories = [clipping_run(c, steps=steps, hidden_size=hidden_size, seed=seed)[1]
-                 for c in thresholds]
     labels = ["none" if c is None else f"{c:g}" for c in thresholds]
+
+    def render(clip_norm):  # one training run per threshold (the same weights and batches)
+        history = clipping_run(clip_norm, steps=steps, hidden_size=hidden_size, seed=seed)[1]
+        return _render_threshold(clip_norm, history, steps)
+
     return precomputed_slider(
-        "clipping threshold c", list(range(len(thresholds))),
-        lambda i: _render_threshold(thresholds[i], histories[i], steps), labels=labels,
+        "clipping threshold c", thresholds, render, labels=labels,
         caption="<b>SGD on an RNN with W_hh = 1.5 x orthogonal</b>, clipped at different "
                 "thresholds.",
+        live=LiveRange(0.01, 100.0, 0.05, log=True),  # in a kernel: any threshold, log scale
     )

@@ -35,6 +35,7 @@ from course_pkg.models.ntm import (
     sharpen,
 )
 from course_pkg.validation import require_positive_int, require_shape
+from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import figure_to_png, precomputed_slider
 
 __all__ = [
@@ -400,4 +401,6 @@ def copy_trace_widget(ntm: NeuralTuringMachine, others: dict[str, nn.Module] | N
         render,
         caption="<b>The copy task at several lengths.</b> Dark = 1 for bits; for weightings, "
                 "dark = weight near 1 on that memory slot.",
+        # in a kernel: every length from 1 to twice the longest shown, run on demand
+        live=LiveRange(1, 2 * max(lengths), 1, integer=True, fmt="d"),
     )

@@ -9,6 +9,11 @@ kept in an ``ipywidgets.Stack``. The slider's ``index`` is linked to the stack's
   no kernel runs Python callbacks.
 
 This is why the widgets respond in the built book without a server.
+
+That is the *static* mode. In a live kernel the same call gives a *live* widget
+(`course_pkg.widgets.live`): with ``live=LiveRange(...)`` a continuous slider whose every value is
+computed by ``render`` on demand (debounced, cached, with progress); without, a slider over the
+same options whose views are computed on demand. `course_pkg.widgets.live.widget_mode` decides.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, Callable, Sequence
 import ipywidgets as widgets
 
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveRange, live_control, widget_mode
 
 
 def figure_to_png(fig: Any) -> bytes:
@@ -82,6 +88,8 @@ def precomputed_slider(
     labels: Sequence[str] | None = None,
     initial: int = 0,
     caption: str = "",
+    live: LiveRange | None = None,
+    mode: str | None = None,
 ) -> widgets.VBox:
     """A ``SelectionSlider`` over ``options`` that switches between precomputed views.
 
@@ -93,8 +101,14 @@ def precomputed_slider(
     labels: how each option is written on the slider (default ``str(option)``).
     initial: index of the option shown first.
     caption: optional HTML shown above the slider.
+    live: the continuous control of live mode (`LiveRange`); then ``render`` takes the control's
+        value, and ``options`` are the values precomputed for the static book. Without it, live
+        mode walks the same options, computing each view on demand.
+    mode: ``"static"`` or ``"live"``; default `widget_mode()` (``$COURSE_WIDGETS``, else live in
+        a kernel).
 
-    Returns a ``VBox`` whose ``.slider`` and ``.stack`` attributes are the two parts.
+    Static: returns a ``VBox`` whose ``.slider`` and ``.stack`` attributes are the two parts, and
+    ``.mode == "static"``. Live: see `course_pkg.widgets.live.live_control`.
     """
     options = list(options)
     require_positive_int("len(options)", len(options))
@@ -109,6 +123,23 @@ def precomputed_slider(
         raise ValueError(f"labels: expected distinct labels, got {labels}")
     if not (0 <= initial < len(options)):
         raise ValueError(f"initial: expected an index in [0, {len(options) - 1}], got {initial}")
+    if live is not None and not isinstance(live, LiveRange):
+        raise TypeError(f"live: expected a LiveRange or None, got {type(live).__name__}")
+    if widget_mode(mode) == "live":
+        if live is not None:  # start at the initial option, or the first one in live's range
+            numeric = [o for o in options[initial:] + options[:initial]
+                       if isinstance(o, (int, float)) and not isinstance(o, bool)
+                       and live.low <= o <= live.high]
+            if not numeric:
+                raise ValueError(f"options: expected at least one value in [{live.low}, "
+                                 f"{live.high}] for the live control, got {options}")
+            box = live_control(description, render, numeric[0], live=live, caption=caption)
+            box.static_options = options  # the values the static book precomputes
+            return box
+        box = live_control(description, render, initial, options=options, labels=labels,
+                           caption=caption)
+        box.static_options = options
+        return box
 
     views = [view_widget(render(option)) for option in options]
     stack = widgets.Stack(children=views, selected_index=initial)
@@ -128,4 +159,5 @@ def precomputed_slider(
     box = widgets.VBox(parts)
     box.slider = slider
     box.stack = stack
+    box.mode = "static"
     return box

@@ -18,6 +18,7 @@ import torch
 
 from course_pkg.nn.sru import sru_cell_states
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
 __all__ = ["pulse_cell_trace", "forget_bias_widget"]
@@ -71,4 +72,5 @@ def forget_bias_widget(biases: Sequence[float] = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0
             raise ValueError(f"biases: expected finite numbers, got {b}")
     return precomputed_slider(
         "forget bias", biases, lambda b: _render(b, steps), labels=[f"{b:g}" for b in biases],
-        caption="One SRU unit: write a 1 at step 1, then zeros. How long does c_t keep it?")
+        caption="One SRU unit: write a 1 at step 1, then zeros. How long does c_t keep it?",
+        live=LiveRange(-4.0, 8.0, 0.05))  # in a kernel: any bias, computed on demand
