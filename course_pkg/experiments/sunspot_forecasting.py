@@ -1,0 +1,277 @@
+"""The forecasting chapter's experiment: baselines and recurrent networks on the sunspot numbers.
+
+Every forecaster here has one interface, a *one-step predictor*::
+
+    predict_next(windows) -> next values        windows (B, W) past values, oldest first; (B,)
+
+and `recursive_forecast` turns any of them into a k-step forecast by feeding its predictions
+back as if they had been observed::
+
+    y_hat_{o+1} = f(y_{o-W+1} .. y_o)
+    y_hat_{o+2} = f(y_{o-W+2} .. y_o, y_hat_{o+1})       and so on, k times
+
+From step 2 on, the model reads its own earlier errors: they compound with the horizon.
+
+The forecasters:
+
+- **persistence**: next = last value, ``y_hat_{t+1} = y_t`` (fed back: the last observed value
+  for every horizon);
+- **seasonal naive** with period m: ``y_hat_{t+1} = y_{t+1-m}`` (fed back: the value one cycle,
+  or two cycles, earlier); m = 11 years for the sunspot cycle;
+- **AR(p)**, `course_pkg.models.autoregressive.AutoRegression`, with p chosen by the one-step
+  error on the validation years;
+- **RNN, GRU, LSTM**: `course_pkg.models.sequence_regressor.SequenceRegressor` reading the window
+  one value per step and predicting the next value from its last state, trained on the windows
+  of the training years with the mean squared one-step error (Adam, full batch, a fixed number
+  of steps: the same budget for every cell and seed).
+
+All of them work on the standardised series (`course_pkg.data.time_series.Standardiser`, fitted
+on the training years); errors are reported in the original units (sunspot number), as the mean
+absolute error (MAE) and the root mean squared error (RMSE) over the test years, per horizon.
+A forecast of test year t at horizon h starts from origin ``o = t - h`` and uses the observed
+values up to year o only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from course_pkg.data.time_series import (
+    Standardiser,
+    TimeSeries,
+    chronological_split,
+    load_sunspots,
+    sliding_windows,
+)
+from course_pkg.models.autoregressive import AutoRegression
+from course_pkg.models.sequence_regressor import SequenceRegressor, count_parameters
+from course_pkg.training import History, train
+from course_pkg.validation import require_ndim, require_positive_int, require_seeds
+
+__all__ = [
+    "Predictor",
+    "ForecastData",
+    "prepare_series",
+    "persistence",
+    "seasonal_naive",
+    "choose_ar_order",
+    "ar_predictor",
+    "RecurrentRun",
+    "train_recurrent_forecaster",
+    "recurrent_predictor",
+    "recursive_forecast",
+    "HorizonForecasts",
+    "forecast_test_years",
+    "horizon_errors",
+]
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class ForecastData:
+    """A series, its chronological split and the standardised values."""
+
+    series: TimeSeries
+    train: slice
+    validation: slice
+    test: slice
+    scaler: Standardiser
+    z: np.ndarray  # (N,) standardised with the training part's mean and std
+
+    def years(self, part: slice) -> np.ndarray:
+        return self.series.years[part]
+
+
+def prepare_series(series: TimeSeries | None = None, validation: int = 40,
+                   test: int = 40) -> ForecastData:
+    """Split ``series`` (default: `load_sunspots`) chronologically and standardise it with the
+    training part's mean and standard deviation."""
+    series = load_sunspots() if series is None else series
+    train_part, validation_part, test_part = chronological_split(len(series.values),
+                                                                  validation, test)
+    scaler = Standardiser().fit(series.values[train_part])
+    return ForecastData(series, train_part, validation_part, test_part, scaler,
+                        scaler.transform(series.values))
+
+
+def _windows(windows) -> np.ndarray:
+    require_ndim("windows", windows, 2, "(B, W) past values, oldest first")
+    return np.asarray(windows, dtype=np.float64)
+
+
+def persistence() -> Predictor:
+    """``y_hat_{t+1} = y_t``: the last value of each window."""
+    return lambda windows: _windows(windows)[:, -1]
+
+
+def seasonal_naive(period: int) -> Predictor:
+    """``y_hat_{t+1} = y_{t+1-period}``: the value one period before the predicted step."""
+    require_positive_int("period", period)
+
+    def predict(windows):
+        windows = _windows(windows)
+        if windows.shape[1] < period:
+            raise ValueError(f"windows: expected at least period = {period} columns, "
+                             f"got shape {windows.shape}")
+        return windows[:, -period]
+
+    return predict
+
+
+def choose_ar_order(data: ForecastData, orders: Sequence[int]) -> tuple[int, dict[int, float]]:
+    """Fit AR(p) on the training years for each p in ``orders`` and return the p with the
+    smallest one-step mean squared error on the validation years, and every p's error
+    (standardised units). Validation windows may reach back into the training years."""
+    errors = {}
+    start = data.validation.start
+    for p in orders:
+        require_positive_int("order", p)
+        inputs, targets = sliding_windows(data.z[data.train], p)
+        model = AutoRegression(p).fit(inputs, targets)
+        # windows ending just before each validation year
+        val_inputs = np.stack([data.z[t - p:t] for t in range(start, data.validation.stop)])
+        errors[p] = float(np.mean((model.predict(val_inputs) - data.z[data.validation]) ** 2))
+    best = min(errors, key=errors.get)
+    return best, errors
+
+
+def ar_predictor(data: ForecastData, order: int) -> tuple[Predictor, AutoRegression]:
+    """AR(``order``) fitted by least squares on the training years' windows."""
+    inputs, targets = sliding_windows(data.z[data.train], order)
+    model = AutoRegression(order).fit(inputs, targets)
+    return model.predict, model
+
+
+@dataclass
+class RecurrentRun:
+    """One trained recurrent forecaster."""
+
+    cell: str  # "rnn", "gru" or "lstm"
+    seed: int
+    model: SequenceRegressor
+    history: History
+    window: int
+    parameters: int = 0
+    validation_mse: float = float("inf")  # one-step, standardised units, of the kept weights
+    best_step: int = 0  # the training step whose weights were kept
+    validation_curve: list = field(default_factory=list)  # (step, validation MSE) pairs
+
+
+def _as_sequences(windows: np.ndarray) -> torch.Tensor:
+    """(B, W) windows -> (W, B, 1) float32 time-major input."""
+    return torch.as_tensor(windows.T[:, :, None], dtype=torch.float32)
+
+
+def _validation_mse(data: ForecastData, run: RecurrentRun) -> float:
+    """One-step mean squared error on the validation years (standardised units)."""
+    inputs = np.stack([data.z[t - run.window:t]
+                       for t in range(data.validation.start, data.validation.stop)])
+    return float(np.mean((recurrent_predictor(run)(inputs) - data.z[data.validation]) ** 2))
+
+
+def train_recurrent_forecaster(data: ForecastData, cell: str, hidden_size: int,
+                               window: int = 20, steps: int = 300,
+                               learning_rate: float = 1e-2,  # Adam
+                               eval_every: int = 10,  # steps between validation checks
+                               seed: int = 0) -> RecurrentRun:
+    """Train a `SequenceRegressor` (input size 1) on every window of the training years, full
+    batch, one-step mean squared error, for ``steps`` Adam steps (clipping at norm 1).
+
+    Every ``eval_every`` steps the one-step error on the validation years is measured, and the
+    weights with the smallest one are kept (early stopping by checkpoint: the validation years
+    choose the model, the test years are never looked at)."""
+    require_positive_int("window", window)
+    require_positive_int("steps", steps)
+    require_positive_int("eval_every", eval_every)
+    require_seeds([seed])
+    inputs, targets = sliding_windows(data.z[data.train], window)
+    x = _as_sequences(inputs)  # (W, N, 1)
+    y = torch.as_tensor(targets, dtype=torch.float32)[:, None]  # (N, 1)
+    torch.manual_seed(seed)
+    model = SequenceRegressor(cell, input_size=1, hidden_size=hidden_size, output_size=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    run = RecurrentRun(cell, seed, model, History(), window, count_parameters(model))
+    best_state, best_step = None, 0
+    for done in range(0, steps, eval_every):
+        chunk = train(model, lambda: (x, y),
+                      lambda m, batch: torch.nn.functional.mse_loss(m(batch[0]), batch[1]),
+                      optimizer, min(eval_every, steps - done), clip_norm=1.0,
+                      seed=seed if done == 0 else None, progress=False)
+        run.history.losses += chunk.losses
+        run.history.grad_norms += chunk.grad_norms
+        run.history.seconds += chunk.seconds
+        mse = _validation_mse(data, run)
+        run.validation_curve.append((done + len(chunk.losses), mse))
+        if mse < run.validation_mse or best_state is None:
+            run.validation_mse, best_step = mse, done + len(chunk.losses)
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    run.best_step = best_step
+    return run
+
+
+def recurrent_predictor(run: RecurrentRun) -> Predictor:
+    """The trained network as a one-step predictor over the last ``run.window`` values."""
+
+    def predict(windows):
+        windows = _windows(windows)
+        if windows.shape[1] < run.window:
+            raise ValueError(f"windows: expected at least window = {run.window} columns, "
+                             f"got shape {windows.shape}")
+        run.model.eval()
+        with torch.no_grad():
+            out = run.model(_as_sequences(windows[:, -run.window:]))  # (B, 1)
+        return out[:, 0].double().numpy()
+
+    return predict
+
+
+def recursive_forecast(predict_next: Predictor, windows, horizon: int) -> np.ndarray:
+    """Feed each one-step forecast back: ``windows`` (B, W) -> forecasts (B, horizon)."""
+    history = _windows(windows).copy()
+    require_positive_int("horizon", horizon)
+    forecasts = np.empty((history.shape[0], horizon))
+    for h in range(horizon):
+        forecasts[:, h] = predict_next(history)  # (B,)
+        history = np.hstack([history[:, 1:], forecasts[:, h:h + 1]])  # drop oldest, add forecast
+    return forecasts
+
+
+@dataclass
+class HorizonForecasts:
+    """Forecasts of every test year at every horizon h = 1..H, in original units."""
+
+    years: np.ndarray  # (N_test,) the test years
+    truth: np.ndarray  # (N_test,) the observed values
+    forecasts: np.ndarray  # (H, N_test): row h-1 holds the forecasts made h years earlier
+
+
+def forecast_test_years(data: ForecastData, predict_next: Predictor, horizon: int,
+                        context: int = 30) -> HorizonForecasts:
+    """Forecast every test year t at horizons 1..``horizon`` from origins ``t - h`` (each
+    forecast reads the ``context`` values up to its origin), in original units."""
+    require_positive_int("horizon", horizon)
+    require_positive_int("context", context)
+    first, stop = data.test.start, data.test.stop
+    origins = np.arange(first - horizon, stop - 1)  # last observed index of each forecast
+    if origins[0] + 1 < context:
+        raise ValueError(f"context: expected at most {origins[0] + 1} values before the first "
+                         f"origin, got {context}")
+    windows = np.stack([data.z[o - context + 1:o + 1] for o in origins])  # (O, context)
+    paths = data.scaler.inverse(recursive_forecast(predict_next, windows, horizon))  # (O, H)
+    forecasts = np.empty((horizon, stop - first))
+    for h in range(1, horizon + 1):
+        rows = np.arange(first, stop) - h - origins[0]  # the origin o = t - h of each test year
+        forecasts[h - 1] = paths[rows, h - 1]
+    return HorizonForecasts(data.years(data.test), data.series.values[data.test], forecasts)
+
+
+def horizon_errors(result: HorizonForecasts) -> tuple[np.ndarray, np.ndarray]:
+    """``(MAE, RMSE)`` per horizon, each (H,), over the test years."""
+    residuals = result.forecasts - result.truth[None, :]  # (H, N_test)
+    return np.abs(residuals).mean(axis=1), np.sqrt((residuals ** 2).mean(axis=1))

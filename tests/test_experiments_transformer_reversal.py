@@ -1,0 +1,40 @@
+"""course_pkg.experiments.transformer_reversal: a short training run on the attention chapter's
+batches (the same batches as the GRU reverser for the same seed), the run's interface, and the
+timing table."""
+
+import torch
+
+from course_pkg.experiments.seq2seq_reversal import (
+    accuracy_by_length,
+    reversal_batches,
+    train_reverser,
+)
+from course_pkg.experiments.transformer_reversal import time_by_length, train_transformer_reverser
+from course_pkg.models.transformer import TransformerSeq2Seq
+
+
+def test_short_run_learns_and_reports():
+    run = train_transformer_reverser(steps=60, batch_size=16, min_length=3, max_length=5,
+                                     d_model=16, num_heads=2, ff_size=16, learning_rate=1e-2)
+    assert isinstance(run.model, TransformerSeq2Seq) and run.name == "Transformer"
+    assert len(run.history.losses) == 60 and run.cpu_seconds > 0
+    assert sum(run.history.losses[-10:]) < sum(run.history.losses[:10])
+    accuracy = accuracy_by_length(run, (4,), num_strings=20)
+    assert 0.0 <= accuracy[4][0] <= 1.0
+
+
+def test_batches_are_those_of_chapter_9():
+    a, b = reversal_batches(4, 3, 6, seed=3), reversal_batches(4, 3, 6, seed=3)
+    for _ in range(3):
+        assert torch.equal(a().src, b().src)
+
+
+def test_time_by_length_measures_both_kinds():
+    gru = train_reverser("additive", steps=1, batch_size=4, hidden_size=8, embedding_size=4).model
+    transformer = TransformerSeq2Seq(13, 13, d_model=8, num_heads=2, ff_size=8)
+    timings = time_by_length({"gru": gru, "transformer": transformer}, lengths=(3, 5),
+                             batch_size=4, repeats=1)
+    for table in (timings.training, timings.generation):
+        assert set(table) == {"gru", "transformer"}
+        assert all(table[n][L] > 0 for n in table for L in (3, 5))
+    assert all(p.grad is None for p in transformer.parameters())
