@@ -124,6 +124,16 @@ def test_a_few_dozen_steps_reduce_the_loss_deterministically():
     assert table.count("\n") == 1 + 4  # header, rule, four rows
 
 
+def test_the_score_is_passed_to_the_network_and_the_additive_default_is_unchanged():
+    settings = dict(min_length=4, steps=3, batch_size=8, hidden_size=8, seed=2)
+    additive, default = train_sorter(score="additive", **settings), train_sorter(**settings)
+    assert default.model.score == "additive"
+    assert additive.history.losses == default.history.losses  # same weights, same batches
+    dot = train_sorter(score="dot", **settings)
+    assert dot.model.score == "dot" and len(dot.history.losses) == 3
+    assert not any(name.startswith("pointer.") for name, _ in dot.model.named_parameters())
+
+
 def test_the_learning_rate_drops_by_ten_after_the_given_fraction_of_steps():
     settings = dict(min_length=3, max_length=4, steps=10, batch_size=8, hidden_size=6, seed=1)
     constant = train_sorter(drop_at=None, **settings).history.losses

@@ -144,3 +144,68 @@ def test_pointer_network_learns_to_sort_a_tiny_batch():
     with torch.no_grad():
         _, pointers = model(inputs)
     assert torch.equal(pointers, targets)  # every sequence exactly sorted
+
+
+# ----------------------------------------------------------------------------------------------
+# the dot-product score, u_ij = d_i . e_j
+# ----------------------------------------------------------------------------------------------
+def test_dot_score_forward_matches_torch_lstm_and_a_plain_dot_product():
+    """Teacher-forced log-probabilities against torch.nn.LSTM / LSTMCell with the same weights,
+    the scores written out as d_i^T e_j and the chosen positions masked by hand."""
+    torch.manual_seed(3)
+    model = PointerNetwork(2, 5, score="dot").double()
+    assert not any(name.startswith("pointer.") for name, _ in model.named_parameters())
+    encoder, decoder = torch.nn.LSTM(2, 5).double(), torch.nn.LSTMCell(2, 5).double()
+    encoder.load_state_dict(model.encoder.state_dict())
+    decoder.load_state_dict(model.decoder.state_dict())
+    inputs = torch.randn(4, 3, 2, dtype=DOUBLE)
+    targets = torch.stack([torch.randperm(4) for _ in range(3)], dim=1)  # (4, 3)
+    log_probs, pointers = model(inputs, targets)
+    assert torch.equal(pointers, targets)
+
+    e, (h, c) = encoder(inputs)  # (N, B, H)
+    state, x = (h[0], c[0]), model.start.expand(3, -1)
+    for i in range(4):
+        state = decoder(x, state)
+        u = torch.einsum("bh,nbh->bn", state[0], e).clone()  # (B, N): u_ij = d_i . e_j
+        for b in range(3):
+            u[b, targets[:i, b]] = -math.inf  # already chosen
+        assert torch.allclose(log_probs[i], torch.log_softmax(u, dim=1))
+        x = inputs[targets[i], torch.arange(3)]
+
+
+def test_gradcheck_dot_score_pointer_network():
+    """Finite differences in float64 against autograd, through the LSTMs and the dot score."""
+    torch.manual_seed(4)
+    model = PointerNetwork(1, 3, score="dot").double()
+    inputs = torch.randn(3, 2, 1, dtype=DOUBLE, requires_grad=True)
+    targets = torch.stack([torch.randperm(3) for _ in range(2)], dim=1)  # (3, 2)
+    # the masked (-inf) entries have no gradient: check the log-probabilities of the targets
+    assert torch.autograd.gradcheck(
+        lambda x: model(x, targets)[0].gather(2, targets[:, :, None]), (inputs,))
+
+
+def test_dot_score_greedy_decoding_is_a_permutation_and_bad_score_is_refused():
+    torch.manual_seed(5)
+    inputs, _ = sort_numbers(6, 7, seed=2)
+    with torch.no_grad():
+        _, pointers = PointerNetwork(1, 16, score="dot")(inputs)
+    assert torch.equal(pointers.sort(dim=0).values, torch.arange(7)[:, None].expand(7, 6))
+    with pytest.raises(ValueError, match="score"):
+        PointerNetwork(1, 8, score="cosine")
+
+
+def test_dot_score_pointer_network_learns_to_sort_a_tiny_batch():
+    torch.manual_seed(0)
+    inputs, targets = sort_numbers(8, 5, seed=0)
+    model = PointerNetwork(1, 32, score="dot")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        log_probs, _ = model(inputs, targets)
+        loss = F.nll_loss(log_probs.flatten(0, 1), targets.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        _, pointers = model(inputs)
+    assert torch.equal(pointers, targets)  # every sequence exactly sorted

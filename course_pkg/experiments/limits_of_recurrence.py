@@ -109,7 +109,7 @@ def time_recurrence_vs_attention(lengths: Sequence[int] = (16, 32, 64, 128, 256,
     chapter 5, ``torch.nn.LSTM``, and one self-attention block (attention + a feed-forward
     network of ``width`` units, no mask). For every T all read the same input x (T, B, width);
     the backward pass starts from a fixed random upstream gradient of the output (T, B, width).
-    The models take turns, starting from a different one each repeat, after ``warmup`` untimed
+    The models take turns, in an order shuffled afresh for every repeat, after ``warmup`` untimed
     rounds, so a change in the machine's load hits all alike (as in chapter 15's timing).
 
     Also counted: the sequential steps (the LSTM must make T state updates one after another;

@@ -119,6 +119,7 @@ def train_sorter(
     clip_norm: float = 1.0,  # global gradient norm
     mask_chosen: bool = True,  # mask the positions already chosen, in training and decoding
     seed: int = 0,  # initial weights and every batch
+    score: str = "additive",  # the pointer's score: "additive" (the paper's) or "dot"
 ) -> SortingRun:
     """Train a `PointerNetwork` to sort lists of ``min_length..max_length`` numbers."""
     max_length = min_length if max_length is None else max_length
@@ -126,7 +127,7 @@ def train_sorter(
     if drop_at is not None:
         require_in_range("drop_at", drop_at, 0.0, 1.0)
     torch.manual_seed(seed)
-    model = PointerNetwork(1, hidden_size, mask_chosen=mask_chosen)
+    model = PointerNetwork(1, hidden_size, mask_chosen=mask_chosen, score=score)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     batches = sorting_batches(batch_size, min_length, max_length, seed=seed)
     first_steps = steps if drop_at is None else round(drop_at * steps)

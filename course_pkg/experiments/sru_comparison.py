@@ -9,8 +9,8 @@ layer much faster while keeping it as accurate. This module gives the chapter th
   an LSTM layer (the ``W_hh h_{t-1}`` product is serial: ``8 H^2``) and an SRU layer (only
   element-wise work is serial: a few ``H``);
 - :func:`time_forward_backward`: measured seconds of one forward + backward pass of
-  ``course_pkg.nn.SRU``, ``course_pkg.nn.LSTM`` and ``torch.nn.LSTM``, taking turns in a rotating
-  order (as ``benchmarks/sru_speed.py`` does), reported as medians;
+  ``course_pkg.nn.SRU``, ``course_pkg.nn.LSTM`` and ``torch.nn.LSTM``, taking turns in an order
+  shuffled for every repeat (as ``benchmarks/sru_speed.py`` does), reported as medians;
 - :func:`train_adding_sru_lstm`: the adding problem of chapter 5 trained with an SRU and with an
   LSTM under the same settings (:class:`SRURun` per model and seed; :func:`final_mse_rows`).
 """
@@ -78,9 +78,9 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
     For each T in ``lengths``: a one-layer ``course_pkg.nn.SRU``, ``course_pkg.nn.LSTM`` and
     ``torch.nn.LSTM`` (D = H = ``hidden_size``, float32) read the same input x (T, B, H); the
     backward pass starts from a fixed random upstream gradient and gives gradients for x and
-    every weight. The three take turns, starting from a different one each repeat, so
-    a change in the machine's load hits all alike. Returns ``{T: {name: median seconds}}`` with
-    the names of ``TIMED_NAMES``.
+    every weight. The three take turns, in an order shuffled afresh (seeded) for every repeat
+    by ``course_pkg.experiments.timing``, so a change in the machine's load hits all alike.
+    Returns ``{T: {name: median seconds}}`` with the names of ``TIMED_NAMES``.
     """
     lengths = list(lengths)
     if not lengths:

@@ -15,11 +15,12 @@ sentence". One hop (`memory_hop`) attends with the question and adds what it rea
 
 After K hops the answer is ``softmax(W (u_K + o_K))`` (we return the logits ``W (u + o)``).
 
-Weights are tied in the paper's "adjacent" way: hop k uses ``A^k`` for its input memories and
-``C^k = A^{k+1}`` for its output ones, the question embedding is ``B = A^1``; K hops therefore
-need K + 1 embedding matrices (and K + 1 temporal tables). Unlike the paper, the answer matrix
-W is its own linear layer (untied from ``C^K``). The position encoding uses the padded sentence
-width J (as most implementations do); padding words embed to zero, so they add nothing.
+Weights are tied in a variant of the paper's "adjacent" scheme: hop k uses ``A^k`` for its input
+memories and ``C^k = A^{k+1}`` for its output ones, the question embedding is ``B = A^1``; K hops
+therefore need K + 1 embedding matrices (and K + 1 temporal tables). The paper's adjacent scheme
+also ties the answer matrix to the last output embedding (``W^T = C^K``); here W is its own
+linear layer. The position encoding uses the padded sentence width J (as most implementations
+do); padding words embed to zero, so they add nothing.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def memory_hop(u: Tensor, memory_in: Tensor, memory_out: Tensor,
 
 
 class EndToEndMemoryNetwork(nn.Module):
-    """MemN2N with K hops, adjacent weight tying, position and temporal encoding.
+    """MemN2N with K hops, adjacent-style weight tying (W untied), position and temporal encoding.
 
     Args:
         vocab_size: V word ids (0 is padding).

@@ -9,7 +9,10 @@ input positions::
     u_ij = v^T tanh(W_1 e_j + W_2 d_i)          additive attention scores, j = 1..N
     p(C_i = j | C_1..C_{i-1}, x) = softmax_j(u_ij)
 
-so the "vocabulary" grows with the input, as sorting or a convex hull need.
+so the "vocabulary" grows with the input, as sorting or a convex hull need. ``score="dot"``
+replaces the additive score by the plain dot product of the two states, ``u_ij = d_i^T e_j``
+(the ``a_i = softmax(s^T h_i)`` form, with no parameters of its own; H must be shared by the
+encoder and the decoder, which it is here).
 
 Masking (`pointer_step`): positions already chosen at steps ``1..i-1`` get score ``-inf``, i.e.
 probability exactly 0, so the output is always a permutation. The mask is not part of eq. (3);
@@ -28,10 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_pkg.nn.attention import AdditiveAttention
+from course_pkg.nn.attention import AdditiveAttention, DotProductAttention
 from course_pkg.nn.cells import LSTMCell
 from course_pkg.nn.recurrent import LSTM
-from course_pkg.validation import require_floating, require_ndim, require_positive_int
+from course_pkg.validation import (require_choice, require_floating, require_ndim,
+                                   require_positive_int)
 
 __all__ = ["pointer_step", "PointerNetwork"]
 
@@ -60,25 +64,36 @@ def pointer_step(scores: Tensor, chosen: Tensor | None = None) -> Tensor:
     return F.log_softmax(scores.masked_fill(chosen, -math.inf), dim=1)  # (B, N)
 
 
+POINTER_SCORES = ("additive", "dot")
+
+
 class PointerNetwork(nn.Module):
-    """Ptr-Net with LSTM encoder and decoder and additive attention as the pointer.
+    """Ptr-Net with LSTM encoder and decoder and an attention score as the pointer.
 
     Args:
         input_size: D, features per input element (1 for a list of numbers).
         hidden_size: H of the LSTMs and of the attention.
         mask_chosen: never point twice at one position (see `pointer_step`).
+        score: ``"additive"``, ``u_ij = v^T tanh(W_1 e_j + W_2 d_i)`` (the paper's), or
+            ``"dot"``, ``u_ij = d_i^T e_j`` (unscaled, no parameters).
     """
 
-    def __init__(self, input_size: int = 1, hidden_size: int = 64, mask_chosen: bool = True):
+    def __init__(self, input_size: int = 1, hidden_size: int = 64, mask_chosen: bool = True,
+                 score: str = "additive"):
         super().__init__()
         require_positive_int("input_size", input_size)
         require_positive_int("hidden_size", hidden_size)
+        require_choice("score", score, POINTER_SCORES)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.mask_chosen = bool(mask_chosen)
+        self.score = score
         self.encoder = LSTM(input_size, hidden_size)
         self.decoder = LSTMCell(input_size, hidden_size)
         self.start = nn.Parameter(torch.zeros(input_size).uniform_(-1, 1))  # first decoder input
-        self.pointer = AdditiveAttention(hidden_size, hidden_size, hidden_size)  # u_ij
+        if score == "additive":
+            self.pointer = AdditiveAttention(hidden_size, hidden_size, hidden_size)  # u_ij
+        else:
+            self.pointer = DotProductAttention(scaled=False)  # u_ij = d_i . e_j
 
     def forward(self, inputs: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Point N times into ``inputs`` (N, B, D).
