@@ -8,7 +8,13 @@ the solution with one of a few typical mistakes, in turn), and autograded by
   a jail and the tests in the judge);
 - ``no jail`` (with ``--serial`` or ``--jail-cost``): the same runner with ``--unsafe-no-jail``
   (the judge, the student's cells in a plain process): the difference is the jail's cost;
-- ``serial nbgrader`` (with ``--serial``): plain ``nbgrader autograde <assignment>``, one process.
+- ``serial nbgrader`` (with ``--serial``): plain ``nbgrader autograde <assignment>``, one process;
+- with ``--engines``, the same jailed runner on other engines, side by side: ``pool`` (its
+  process pool, ``--jobs`` forked children) and/or ``dask`` (a Dask LocalCluster of ``--jobs``
+  one-thread workers, started and stopped by each run, ``--dask-local``), writing to ``sqlite``
+  (the course's gradebook) and/or ``postgres`` (a throwaway PostgreSQL cluster started for the
+  benchmark from Debian's ``postgresql``, ``--db-url``). The ``jailed`` row is pool + sqlite;
+  every other combination named gets a row, and its scores are compared with the jailed run's.
 
 Targets: under 10 s per submission per assignment on 2 cores, and 30 submissions of one
 assignment in under 3 minutes (issue 4); the jail costs at most 0.5 s per submission, and the
@@ -18,6 +24,8 @@ ratios are printed at the end. Run from the repository root::
 
     python benchmarks/autograde_speed.py --submissions 30 --jobs 2 --assignments rnn_bptt
     python benchmarks/autograde_speed.py --submissions 6 --serial      # all six, both ways
+    python benchmarks/autograde_speed.py --submissions 20 --assignments rnn_bptt \
+        --engines pool dask sqlite postgres
 
 The machine is shared and noisy: compare numbers measured in the same run.
 """
@@ -25,6 +33,7 @@ The machine is shared and noisy: compare numbers measured in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pathlib
 import resource
@@ -87,9 +96,27 @@ def main() -> int:
                         help="also time the runner without the jail, and plain nbgrader")
     parser.add_argument("--jail-cost", action="store_true",
                         help="also time the runner without the jail")
+    parser.add_argument("--engines", nargs="+", default=[],
+                        choices=["pool", "dask", "sqlite", "postgres"],
+                        help="also time these executors x gradebooks (the jailed row is "
+                             "pool x sqlite)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary course")
     args = parser.parse_args()
+    executors = [e for e in ("pool", "dask") if e in args.engines] or ["pool"]
+    gradebooks = [g for g in ("sqlite", "postgres") if g in args.engines] or ["sqlite"]
+    combinations = [(e, g) for g in gradebooks for e in executors if (e, g) != ("pool", "sqlite")]
+    with contextlib.ExitStack() as stack:
+        db_urls = {"sqlite": None}
+        if "postgres" in gradebooks:
+            sys.path.insert(0, str(ROOT / "tests"))  # the tests' throwaway cluster
+            from postgres_cluster import throwaway_cluster
 
+            db_urls["postgres"] = stack.enter_context(throwaway_cluster())
+        return _run(args, combinations, db_urls)
+
+
+def _run(args: argparse.Namespace, combinations: list[tuple[str, str]],
+         db_urls: dict[str, str | None]) -> int:
     work = pathlib.Path(tempfile.mkdtemp(prefix="autograde-speed-"))
     course = work / "assignments"
     course.mkdir()
@@ -114,6 +141,22 @@ def main() -> int:
         failed = sum(not r.ok for r in results)
         cpu = sum(r.cpu_seconds for r in results)
         rows.append((assignment, "jailed", args.jobs, len(students), seconds, cpu, failed, load))
+        reference = {r.student: r.score for r in results}
+        for executor, gradebook in combinations:
+            extra = ["--CourseDirectory.db_url=" + db_urls[gradebook]] if db_urls[gradebook] else []
+            if extra:  # the assignment in that gradebook
+                subprocess.run(nbgrader + ["generate_assignment", assignment, "--force"] + extra,
+                               cwd=course, env=env, check=True, capture_output=True)
+            load = os.getloadavg()[0]
+            start = time.perf_counter()
+            engine = {"dask_local": args.jobs} if executor == "dask" else {"jobs": args.jobs}
+            results = pipeline.autograde(course, assignment, db_url=db_urls[gradebook], **engine)
+            scores = {r.student: r.score for r in results}
+            differ = sum(scores.get(s) != reference[s] for s in reference) + len(
+                set(scores) - set(reference))
+            rows.append((assignment, f"{executor} {gradebook}", args.jobs, len(students),
+                         time.perf_counter() - start, sum(r.cpu_seconds for r in results),
+                         sum(not r.ok for r in results) + differ, load))
         if args.serial or args.jail_cost:
             load = os.getloadavg()[0]
             start = time.perf_counter()
@@ -137,6 +180,10 @@ def main() -> int:
     for assignment, runner, jobs, count, seconds, cpu, failed, load in rows:
         print(f"{assignment:<12} {runner:<16} {jobs:>4} {count:>4} {seconds:>8.1f} "
               f"{seconds / count:>13.2f} {cpu / count:>12.2f} {failed:>6} {load:>5.1f}")
+    if combinations:
+        print("'failed' of an engine row also counts the submissions whose score differs from "
+              "the jailed (pool sqlite) run's, or that are missing from it. A dask row includes "
+              "starting and stopping its LocalCluster.")
     print(f"cores: {os.cpu_count()}. 'load' is the 1-minute load average when each run began: "
           "on a busy machine the wall-clock times grow, the CPU seconds much less; on an idle "
           "machine with 2 cores and 2 jobs, a submission costs about its CPU seconds / 2.")
@@ -149,6 +196,12 @@ def main() -> int:
         if (assignment, "serial nbgrader") in per:
             print(f"{assignment}: plain nbgrader / jailed runner = "
                   f"{per[(assignment, 'serial nbgrader')] / jailed:.2f}x per submission")
+        engines = [("pool sqlite", jailed)] + [
+            (f"{e} {g}", per[(assignment, f"{e} {g}")]) for e, g in combinations]
+        if len(engines) > 1:
+            print(f"{assignment}: s per submission: " + ", ".join(
+                f"{name} {value:.2f}" for name, value in engines) + " (each / pool sqlite: "
+                + ", ".join(f"{value / jailed:.2f}x" for _, value in engines[1:]) + ")")
     if args.keep:
         print(f"course kept in {course}")
     else:

@@ -368,12 +368,22 @@ def _invalid_submission(course: pathlib.Path, assignment: str, student: str,
 
 def _fork_child(course: pathlib.Path, assignment: str, student: str, memory_bytes: int,
                 log_path: pathlib.Path, environment: dict[str, str],
-                judge: tuple[pathlib.Path | None, float] | None, db_url: str | None) -> int:
-    """Fork the child that autogrades one submission (see :func:`_nbgrader_child`)."""
+                judge: tuple[pathlib.Path | None, float] | None, db_url: str | None,
+                die_with_parent: bool = False) -> int:
+    """Fork the child that autogrades one submission (see :func:`_nbgrader_child`); with
+    ``die_with_parent`` the kernel kills it if the forking thread dies first (a Dask worker
+    that is stopped or lost must not leave a child running without its time limit)."""
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
+        if die_with_parent:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before prctl
+                os._exit(1)
         _nbgrader_child(course, assignment, student, memory_bytes, log_path, environment,
                         judge, db_url)
     return pid
@@ -436,7 +446,7 @@ def grade_submission(course: str, assignment: str, student: str, *, timeout: flo
         began = time.perf_counter()
         pid = _fork_child(where, assignment, student, int(memory_gb * 1024**3),
                           log_dir / f"{student}.log", child_environment(), judge_setting,
-                          db_url)
+                          db_url, die_with_parent=True)
         while (ended := _reap_child(pid, began, timeout)) is None:
             time.sleep(0.05)
     finally:
