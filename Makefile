@@ -20,11 +20,12 @@ export PYTHONHASHSEED := 0
 # slowed chapters tenfold (measured); results do not change.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book test setup assets browser unit clean help
+.PHONY: book test setup assets browser jail-tools postgres notebooks unit lab clean help
 
 help:
 	@echo "make book   build the executed HTML book into _build/html/"
 	@echo "make test   run the whole test suite (builds the book first)"
+	@echo "make lab    work in the book: JupyterLab on 127.0.0.1, chapters as notebooks, live widgets"
 
 setup: $(SETUP_STAMP)
 
@@ -43,7 +44,17 @@ book: $(SETUP_STAMP) $(ASSETS_STAMP)
 	mkdir -p $(MPLCONFIGDIR) $(IPYTHONDIR) $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR)
 	# One OpenMP thread: the chapters' models are tiny, and two threads on two cores shared with
 	# Sphinx and the kernel slowed chapter 4 from 16 s to over 3 minutes (measured).
-	OMP_NUM_THREADS=1 $(VENV)/bin/jupyter-book build -W -n --keep-going .
+	OMP_NUM_THREADS=1 COURSE_WIDGETS=static $(VENV)/bin/jupyter-book build -W -n --keep-going .
+
+# Work in the book: JupyterLab on 127.0.0.1 opening book/, chapters open as notebooks (jupytext),
+# their MyST rendered (jupyterlab-myst), widgets live (they call course_pkg in the kernel).
+# Settings: scripts/jupyter/ (Lab's default viewer for .md is jupytext's notebook).
+lab: $(SETUP_STAMP)
+	mkdir -p $(MPLCONFIGDIR) $(IPYTHONDIR) $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/scripts/jupyter \
+	JUPYTERLAB_SETTINGS_DIR=$(RUNTIME)/lab-settings JUPYTERLAB_WORKSPACES_DIR=$(RUNTIME)/lab-workspaces \
+	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) \
+	  --LabApp.default_url=/lab/tree/book/index.md $$( [ "$$(id -u)" = 0 ] && echo --allow-root || true )
 
 # Headless Chromium for the browser test (Debian's package; Playwright drives it).
 browser:
@@ -52,12 +63,32 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: book browser
+# bubblewrap (Debian's package): the jail in which the course's autograde runs student code
+# (course_pkg.grading.jail); setpriv comes with util-linux, which every Debian system has.
+jail-tools:
+	@command -v bwrap >/dev/null || { \
+	  echo "installing Debian's bubblewrap for the grading jail"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
+
+# PostgreSQL (Debian's package): the gradebook tests start a throwaway cluster from its binaries
+# (tests/postgres_cluster.py: initdb and pg_ctl as an unprivileged user, a unix socket, no TCP).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the gradebook tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+test: book browser jail-tools postgres
 	$(PY) -m pytest
 
 # Unit tests only (no book build, no browser): the quick loop while developing.
+# Every chapter executed with live widgets, every widget moved (make test drives two of them).
+notebooks: book
+	COURSE_LIVE_CHAPTERS=all $(PY) -m pytest -m notebooks
+
 unit: $(SETUP_STAMP)
-	$(PY) -m pytest -m "not book and not browser and not pipeline"
+	$(PY) -m pytest -m "not book and not browser and not pipeline and not lab and not notebooks"
 
 clean:
 	rm -rf _build
