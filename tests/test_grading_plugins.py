@@ -3,6 +3,7 @@ feedback math, the authoring build, and the runner's helpers (no nbgrader run he
 test runs the real thing)."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -226,3 +227,34 @@ def test_the_runner_checks_its_arguments(tmp_path):
         pipeline.autograde(tmp_path, "rnn_bptt", jobs=0)
     with pytest.raises(ValueError, match="timeout"):
         pipeline.autograde(tmp_path, "rnn_bptt", timeout=0)
+
+
+def test_without_mathjax_and_npm_the_feedback_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_MATHJAX_SVG", raising=False)
+    monkeypatch.setattr(offline_feedback, "REPO_ROOT", tmp_path)  # no _vendor, no cache here
+    monkeypatch.setenv("PATH", str(tmp_path))  # and no npm on the PATH
+    with pytest.raises(offline_feedback.MathJaxUnavailable,
+                       match="make book.*npm.*COURSE_MATHJAX_SVG"):
+        offline_feedback.mathjax_svg_path()
+
+
+def test_a_failed_regrade_zeroes_the_scores_an_earlier_run_left(tmp_path, monkeypatch):
+    from nbgrader.api import Gradebook
+
+    # nbgrader creates a gradebook with the `alembic` of this environment
+    monkeypatch.setenv("PATH", str(pathlib.Path(sys.executable).parent) + ":" + os.environ["PATH"])
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'c'\n")
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url, "c") as gradebook:
+        gradebook.add_assignment("a1")
+        gradebook.add_notebook("a1", "a1")
+        gradebook.add_grade_cell("test_part", "a1", "a1", max_score=3, cell_type="code")
+        gradebook.add_student("bob")
+        submission = gradebook.add_submission("a1", "bob")
+        grade = submission.notebooks[0].grades[0]
+        grade.auto_score = 3.0  # a full score from an earlier run
+        gradebook.db.commit()
+    pipeline.zero_submission(tmp_path, "a1", "bob")
+    score, max_score, ungraded = pipeline.gradebook_score(tmp_path, "a1", "bob")
+    assert (score, max_score, ungraded) == (0.0, 3.0, 0)

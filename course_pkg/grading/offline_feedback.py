@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -46,12 +47,23 @@ window.MathJax = {
 </script>"""
 
 
+class MathJaxUnavailable(RuntimeError):
+    """No MathJax for the feedback pages, and no npm to fetch it (the message says what to do)."""
+
+
 def _cache_dir() -> pathlib.Path:
     return REPO_ROOT / "_build" / ".cache" / f"mathjax-{MATHJAX_VERSION}"
 
 
 def _fetch_from_npm(target: pathlib.Path) -> None:
     """``npm pack mathjax@VERSION`` (npm's cache makes it work offline once fetched)."""
+    if shutil.which("npm") is None:
+        raise MathJaxUnavailable(
+            "the feedback pages need MathJax 3 (tex-svg.js) to show their equations offline, "
+            "and none was found: run `make book` once in the repository (it puts MathJax in "
+            "_vendor/static/mathjax/), or install Node.js with npm (the course fetches "
+            f"mathjax@{MATHJAX_VERSION} with `npm pack`), or point COURSE_MATHJAX_SVG at a "
+            "copy of tex-svg.js")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         subprocess.run(["npm", "pack", f"mathjax@{MATHJAX_VERSION}", "--silent",

@@ -149,13 +149,14 @@ def _gradebook(course: pathlib.Path, db_url: str | None = None):
 
 def zero_submission(course: pathlib.Path, assignment: str, student: str,
                     db_url: str | None = None) -> None:
-    """Give 0 to every test cell of a submission (created if needed)."""
+    """Give 0 to every test cell of a submission (created if needed), also to cells that kept
+    a score from an earlier run: a regrade that fails must not leave the old grade standing."""
     with _gradebook(course, db_url) as gradebook:
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(assignment, student)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
-                if grade.auto_score is None and grade.cell.cell_type == "code":
+                if grade.cell.cell_type == "code":
                     grade.auto_score = 0.0
                     grade.needs_manual_grade = False
         gradebook.db.commit()
