@@ -53,3 +53,21 @@ def test_functions_in_reads_top_level_definitions_without_running_them():
     found = similarity.functions_in("raise SystemExit\ndef f(x):\n    return x\n")
     assert list(found) == ["f"]
     assert similarity.functions_in("def broken(:\n") == {}
+
+
+def test_the_runner_prints_reference_matches_first_and_caps_the_rest(tmp_path, monkeypatch):
+    from course_pkg.grading import pipeline
+
+    pairs = [similarity.Match("a1", f"s{k}", "f", f"student s{k + 1}", 0.95) for k in range(300)]
+    pasted = similarity.Match("a1", "mallory", "f", "reference course_pkg.x.f", 1.0)
+    monkeypatch.setattr(similarity, "compare", lambda *args, **kwargs: pairs + [pasted])
+    monkeypatch.setattr(pipeline, "submissions", lambda course, assignment: [])
+    monkeypatch.setattr(pipeline, "hidden_modules", lambda course, assignment: [])
+    lines = []
+    monkeypatch.setattr(pipeline, "_log", lines.append)
+    pipeline._report_similarity(tmp_path, "a1")
+    assert lines[0].startswith("SIMILAR a1/mallory: f matches the reference course_pkg.x.f")
+    assert len(lines) == pipeline.MAX_SIMILAR_LINES + 1
+    assert lines[-1] == "SIMILAR a1: 101 more close matches in similarity.csv"
+    with open(tmp_path / "similarity.csv") as handle:
+        assert len(handle.readlines()) == 1 + 301  # header and every match

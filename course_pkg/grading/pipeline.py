@@ -73,6 +73,7 @@ from course_pkg.validation import require_in_range, require_positive_int
 DASK_ADDRESS = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 
 LOG_TAIL = 4000  # characters of a failed run's log quoted in its log line
+MAX_SIMILAR_LINES = 200  # SIMILAR lines printed per assignment (similarity.csv has every match)
 
 
 @dataclass
@@ -347,8 +348,14 @@ def _report_similarity(course: pathlib.Path, assignment: str) -> None:
 
     matches = similarity.compare(course, assignment, submissions(course, assignment),
                                  hidden_modules(course, assignment))
-    for match in matches:
+    # matches with the reference first; a class of near-identical submissions would print
+    # thousands of pairs, so the log stops at MAX_SIMILAR_LINES and the CSV has them all
+    ordered = sorted(matches, key=lambda m: not m.other.startswith("reference"))
+    for match in ordered[:MAX_SIMILAR_LINES]:
         _log(match.line())
+    if len(ordered) > MAX_SIMILAR_LINES:
+        _log(f"SIMILAR {assignment}: {len(ordered) - MAX_SIMILAR_LINES} more close matches "
+             "in similarity.csv")
     similarity.update_csv(course / "similarity.csv", assignment, matches)
 
 
