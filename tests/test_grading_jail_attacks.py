@@ -16,6 +16,7 @@ import os
 import pathlib
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 
@@ -241,6 +242,7 @@ def attacked(tmp_path_factory):
     for (assignment, student), options in submissions.items():
         make_submission(course, assignment, student, **options)
     before = {name: _digest(course / name) for name in ("source", "release")}
+    scratch_before = set(pathlib.Path(tempfile.gettempdir()).glob("course-*"))
     lines: list[str] = []
     original_log = pipeline._log
     pipeline._log = lambda message: (lines.append(message), original_log(message))
@@ -249,6 +251,7 @@ def attacked(tmp_path_factory):
     finally:
         pipeline._log = original_log
         listener.close()
+    scratch_left = set(pathlib.Path(tempfile.gettempdir()).glob("course-*")) - scratch_before
     nbgrader(course, "export", "--to", str(tmp / "grades.csv"), env=env)
     with open(tmp / "grades.csv") as handle:
         grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
@@ -259,7 +262,7 @@ def attacked(tmp_path_factory):
             str(o.get("text", "")) + str(o.get("evalue", ""))
             for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", []))
     return {"course": course, "results": results, "grades": grades, "outputs": outputs,
-            "lines": lines, "before": before, "listener": listener,
+            "lines": lines, "before": before, "listener": listener, "scratch_left": scratch_left,
             "reference_file": reference_file}
 
 
@@ -325,6 +328,11 @@ def test_detached_processes_die_with_the_jail(attacked):
     while _processes_with(TOKEN) and time.monotonic() < deadline:
         time.sleep(0.2)  # the kernel reaps the killed namespace; wait for that, not a fixed time
     assert _processes_with(TOKEN) == []
+
+
+def test_nothing_the_jails_wrote_outlives_the_run(attacked):
+    # the submissions' copies and the student edition live in the run's folders, all removed
+    assert attacked["scratch_left"] == set(), attacked["scratch_left"]
 
 
 def test_the_reference_source_cannot_be_executed(attacked):

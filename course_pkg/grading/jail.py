@@ -209,7 +209,12 @@ class Jail:
     # -- life -----------------------------------------------------------------------------
 
     def start(self) -> "Jail":
-        self.scratch = pathlib.Path(tempfile.mkdtemp(prefix="course-jail-"))
+        # Jailed, the copy lives beside the student edition, in the folder the runner removes
+        # when the run ends: even a judge killed at its timeout leaves nothing behind.
+        root = self.edition.parent / "jails" if self.jailed else None
+        if root is not None:
+            root.mkdir(exist_ok=True)
+        self.scratch = pathlib.Path(tempfile.mkdtemp(prefix="course-jail-", dir=root))
         workdir = self.scratch / "work"
         shutil.copytree(self.submission, workdir, symlinks=True)
         if self.jailed:
