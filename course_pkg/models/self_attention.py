@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_pkg.nn.multihead_attention import causal_mask  # (T, T): s <= t
 from course_pkg.validation import (
     require_floating,
     require_in_range,
@@ -69,12 +70,6 @@ def sinusoidal_positions(num_positions: int, d_model: int) -> Tensor:
     encoding[:, 0::2] = torch.sin(angles)
     encoding[:, 1::2] = torch.cos(angles[:, : d_model // 2])
     return encoding.float()
-
-
-def causal_mask(num_steps: int, device=None) -> Tensor:
-    """(T, T) bool, True where query t may attend to key s, that is s <= t."""
-    require_positive_int("num_steps", num_steps)
-    return torch.ones(num_steps, num_steps, dtype=torch.bool, device=device).tril()
 
 
 class MultiHeadSelfAttention(nn.Module):
