@@ -20,7 +20,7 @@ export PYTHONHASHSEED := 0
 # slowed chapters tenfold (measured); results do not change.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book test setup assets browser jail-tools postgres notebooks unit lab clean help
+.PHONY: book test setup assets browser jail-tools postgres hub-tools notebooks unit lab clean help
 
 help:
 	@echo "make book   build the executed HTML book into _build/html/"
@@ -79,7 +79,26 @@ postgres:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
-test: book browser jail-tools postgres
+# The course hub's test (tests/test_hub.py, deploy/hub/): configurable-http-proxy from npm into
+# _build/node/ (Debian's nodejs and npm if there is no npm), and Debian's acl (setfacl: the test
+# lets its own users traverse /root, where this venv's interpreter lives, for its duration).
+CHP := _build/node/node_modules/.bin/configurable-http-proxy
+hub-tools: $(CHP)
+	@command -v setfacl >/dev/null || { \
+	  echo "installing Debian's acl for the hub test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq acl >/dev/null; }
+
+$(CHP):
+	@command -v npm >/dev/null || { \
+	  echo "installing Debian's nodejs and npm for configurable-http-proxy"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	mkdir -p _build/node
+	npm install --prefix _build/node --no-fund --no-audit --silent configurable-http-proxy@5
+	test -x $@
+
+test: book browser jail-tools postgres hub-tools
 	$(PY) -m pytest
 
 # Unit tests only (no book build, no browser): the quick loop while developing.
@@ -88,7 +107,7 @@ notebooks: book
 	COURSE_LIVE_CHAPTERS=all $(PY) -m pytest -m notebooks
 
 unit: $(SETUP_STAMP)
-	$(PY) -m pytest -m "not book and not browser and not pipeline and not lab and not notebooks"
+	$(PY) -m pytest -m "not book and not browser and not pipeline and not lab and not notebooks and not hub"
 
 clean:
 	rm -rf _build
