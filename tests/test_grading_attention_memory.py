@@ -13,18 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from test_grading_checks import grade_notebook, points
+from course_builder import replace
+from notebook_grading import grade_notebook, points
 
 from course_pkg.grading import attention_checks, kit, memory_checks
 
 A4, A5 = "attention_seq2seq", "memory_addressing"
-
-
-def replace(old: str, new: str):
-    def edit(source: str) -> str:
-        assert old in source, f"{old!r} not in {source!r}"
-        return source.replace(old, new)
-    return edit
 
 
 @pytest.mark.parametrize("assignment", [A4, A5])

@@ -7,67 +7,10 @@ references the checks use for sampling and perplexity must agree with outside on
 
 from __future__ import annotations
 
-import contextlib
-import io
-import pathlib
-import sys
-
-import nbformat
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _solution_code(source: str) -> str:
-    return "\n".join(line for line in source.splitlines()
-                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-
-
-def grade_notebook(assignment: str, edits: dict | None = None, only: tuple = ()
-                   ) -> dict[str, tuple[float, str]]:
-    """Run every nbgrader cell of a source notebook as a kernel would; grade_id -> (score, text).
-
-    ``edits`` maps a solution cell's grade_id to a function of its code (a student's mistake);
-    ``only`` restricts the test cells run (all by default).
-    The course_pkg modules are restored afterwards (test cells re-import them).
-    """
-    notebook = nbformat.read(ROOT / "assignments" / "source" / assignment / f"{assignment}.ipynb", 4)
-    saved = {n: m for n, m in sys.modules.items() if n.split(".")[0] == "course_pkg"}
-    namespace = {"__name__": "__main__"}
-    results = {}
-    try:
-        for number, cell in enumerate(notebook.cells):
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type != "code" or not meta:
-                continue
-            source = cell.source
-            if meta.get("solution"):
-                source = _solution_code(source)
-                if edits and meta["grade_id"] in edits:
-                    source = edits[meta["grade_id"]](source)
-            lines = source.rstrip().splitlines()
-            is_test = meta.get("grade")
-            if is_test and only and meta["grade_id"] not in only:
-                continue
-            if is_test:  # the last line, part.score(), is the cell's result
-                source = "\n".join(lines[:-1]) + "\n__score__ = " + lines[-1]
-            printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
-                exec(compile(source, f"<cell-{number}>", "exec"), namespace)
-            if is_test:
-                results[meta["grade_id"]] = (namespace["__score__"], printed.getvalue())
-    finally:
-        for name in [n for n in sys.modules if n.split(".")[0] == "course_pkg"]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-    return results
-
-
-def points(assignment: str) -> dict[str, float]:
-    notebook = nbformat.read(ROOT / "assignments" / "source" / assignment / f"{assignment}.ipynb", 4)
-    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
-            for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")}
+from notebook_grading import grade_notebook, points
 
 
 @pytest.mark.parametrize("assignment", ["rnn_bptt", "gated_cells"])
@@ -101,8 +44,40 @@ def test_mistakes_in_assignment_1_are_named_and_cost_part_of_the_points():
     assert score == 3  # its own code is right: the stand-ins show it
     score, text = results["test_numerical_gradient"]
     assert score == 1.0 and "one-sided difference" in text
+    score, text = results["test_rnn_step_backward"]  # its own code is right: full marks
+    assert score == 3 and "the mistake is in your rnn_step_forward" in text, text
+    assert "cache[2] (h_t) replaced" in text
+
+
+def test_a_correct_backward_earns_full_marks_whatever_the_forward_did():
+    results = grade_notebook("gated_cells", {
+        "lstm_step_forward": lambda s: s.replace(  # g and o swapped: the slots say which is which
+            "g = np.tanh(a[:, 2 * H:3 * H])\n    o = sigmoid(a[:, 3 * H:])",
+            "o = sigmoid(a[:, 2 * H:3 * H])\n    g = np.tanh(a[:, 3 * H:])"),
+        "gru_step_forward": lambda s: s.replace("r = sigmoid(from_x[:, :H] + from_h[:, :H])",
+                                                "r = sigmoid(from_x[:, :H])"),
+    }, only=("test_lstm_step_forward", "test_lstm_step_backward", "test_gru_step_forward",
+             "test_gru_step_backward"))
+    assert results["test_lstm_step_forward"][0] < 3
+    assert results["test_gru_step_forward"][0] < 3
+    score, text = results["test_lstm_step_backward"]
+    assert score == 4 and "the mistake is in your lstm_step_forward" in text, text
+    assert "cache[7] (g), cache[8] (o)" in text
+    score, text = results["test_gru_step_backward"]
+    assert score == 4 and "the mistake is in your gru_step_forward" in text, text
+
+
+def test_a_wrong_backward_on_a_wrong_forward_still_costs_its_own_points():
+    results = grade_notebook("rnn_bptt", {
+        "rnn_step_forward": lambda s: s.replace("+ h_prev @ weight_hh.T + bias_hh",
+                                                "+ h_prev @ weight_hh.T"),
+        "rnn_step_backward": lambda s: s.replace("dh_prev = delta @ weight_hh ",
+                                                 "dh_prev = delta @ weight_hh.T "),
+    }, only=("test_rnn_step_backward",))
     score, text = results["test_rnn_step_backward"]
-    assert "fix rnn_step_forward first" in text
+    assert 1.5 < score < 3, text  # only dh_prev is charged, not the forward's h_t
+    assert "scored on your own cache layout filled with the correct forward values" in text
+    assert "dh_prev = da @ weight_hh (the transpose" in text, text
 
 
 def test_mistakes_in_assignment_2_name_the_gate():
@@ -196,3 +171,42 @@ def test_a_helper_that_hangs_costs_its_own_part_only_and_is_named():
     score, text = results["test_decoder_step"]
     assert score == 3, text
     assert "with your attention_context the call did not return" in text, text
+
+
+def test_a_weight_used_without_its_transpose_is_named_in_the_shape_error():
+    results = grade_notebook("attention_seq2seq", {
+        "additive_scores": lambda s: s.replace("(query @ W_q.T)", "(query @ W_q)"),
+    }, only=("test_additive_scores",))
+    score, text = results["test_additive_scores"]
+    assert score == 0 and "mat1 and mat2 shapes cannot be multiplied" in text
+    assert ("your W_q has shape (A, Dq) = (6, 3) and is used as it is on the right of a matrix "
+            "with Dq columns: the product needs W_q.T, shape (Dq, A)") in text, text
+
+
+def test_a_delegating_helper_costs_every_part_that_runs_it_and_says_why():
+    results = grade_notebook("char_lm", {"clip_grad_norm": lambda s: (
+        "import torch\n"
+        "def clip_grad_norm(parameters, max_norm):\n"
+        "    return torch.nn.utils.clip_grad_norm_(parameters, max_norm)\n")},
+        only=("test_clip_grad_norm", "test_train_step"))
+    for grade_id, name in (("test_clip_grad_norm", "clip_grad_norm"),
+                           ("test_train_step", "train_step")):
+        score, text = results[grade_id]
+        assert score == 0, text
+        assert "these checks pass but earn nothing: see the reason under the score" in text
+        assert f"{name}: 0 / 3 points\n✗ {name} uses torch.nn.utils.clip_grad" in text, text
+    assert "(through clip_grad_norm)" in results["test_train_step"][1]
+
+
+def test_stand_in_notes_name_only_the_helpers_that_were_wrong():
+    results = grade_notebook("attention_seq2seq", {
+        "additive_scores": lambda s: s.replace("(query @ W_q.T)", "(query @ W_q)"),
+        "attention_context": lambda s: s.replace(
+            "    return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, Dv)",
+            "    return values.sum(dim=1)"),
+    }, only=("test_masked_softmax", "test_decoder_step"))
+    assert results["test_masked_softmax"][0] == 3  # right, so never named below
+    score, text = results["test_decoder_step"]
+    assert score == 3, text
+    assert "correct stand-ins replace your additive_scores and attention_context:" in text
+    assert "masked_softmax" not in text

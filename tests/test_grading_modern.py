@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from test_grading_attention_memory import replace
-from test_grading_checks import grade_notebook, points
+from course_builder import replace
+from notebook_grading import grade_notebook, points
 
 from course_pkg.grading import modern_checks
 

@@ -71,6 +71,11 @@ def dot(query, keys, divisor=1.0):
 class _AttentionSpec(kit.TorchFunctionSpec):
     forbidden = FORBIDDEN
 
+    def sizes(self, params):
+        """Every size of the case (B, T, Dq, Dk, A, E, ...), to name axes and shapes."""
+        return {k: v for k, v in params.items()
+                if k != "seed" and isinstance(v, int) and not isinstance(v, bool)}
+
 
 # ------------------------------------------------------------------------------------------
 # masked_softmax

@@ -15,6 +15,7 @@ kernel (their JupyterLab) the same callers run in the forked child of
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -43,17 +44,30 @@ def forward_then_backward(functions: Functions, inputs: dict[str, Any], params: 
     """The student's forward on the case, then their backward on its cache.
 
     ``returns`` names what the forward returns (the cache is the one named ``"cache"``);
-    ``backward_names`` are the backward's arguments, ``"cache"`` among them. The first output
-    of the forward comes back too, so the judge can say when the forward is what is wrong.
+    ``backward_names`` are the backward's arguments, ``"cache"`` among them. The forward's
+    outputs (the first also as ``"forward"``) and its cache come back too, so the judge can say
+    when the forward is what is wrong. When the judge sends a cache itself (``inputs["cache"]``: the student's layout
+    holding the reference forward's values, see :mod:`~course_pkg.grading.reference_cache`),
+    the forward is not run and the backward gets that cache.
     """
     forward, backward = functions
-    result = forward(*(inputs[n] for n in forward_names))
-    if not isinstance(result, (tuple, list)) or len(result) != len(returns):
-        raise TypeError(f"your forward does not return ({', '.join(returns)}) yet: fix it first")
-    cache = result[list(returns).index("cache")]
+    if "cache" in inputs:
+        outputs, cache = {}, inputs["cache"]
+    else:
+        result = forward(*(inputs[n] for n in forward_names))
+        if not isinstance(result, (tuple, list)) or len(result) != len(returns):
+            raise TypeError(f"your forward does not return ({', '.join(returns)}) yet: "
+                            "fix it first")
+        outputs = dict(zip(returns, result))
+        cache = outputs.pop("cache")
+    try:  # as the forward built it, before the backward can change it
+        kept = copy.deepcopy(cache)
+    except Exception:  # noqa: BLE001 (a cache that cannot be copied is simply not sent back)
+        kept = None
     with integrity.armed():
         gradients = backward(*(cache if n == "cache" else inputs[n] for n in backward_names))
-    return {"gradients": gradients, "forward": result[0]}
+    return {"gradients": gradients, "forward": outputs.get(returns[0]), "outputs": outputs,
+            "cache": kept}
 
 
 # Test functions of the gradient check (with large curvature, so that a one-sided difference

@@ -143,6 +143,18 @@ def _lstm_reference(i: dict[str, Any]) -> dict[str, np.ndarray]:
     return {"h_t": h, "c_t": c}
 
 
+def lstm_quantities(i: dict[str, Any]) -> dict[str, np.ndarray]:
+    """What an LSTM step's cache may hold: the inputs, the pre-activations
+    a = x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh (B, 4H), the gates i, f, g, o (also side by
+    side, (B, 4H)), c_t, tanh(c_t) and h_t."""
+    h, c, (_, _, (_, _, gi, gf, gg, go, tanh_c, _)) = reference_lstm.lstm_step_forward(
+        *(i[n] for n in LSTM_ARGS))
+    a = i["x_t"] @ i["weight_ih"].T + i["bias_ih"] + i["h_prev"] @ i["weight_hh"].T + i["bias_hh"]
+    return {**{n: i[n] for n in LSTM_ARGS}, "h_t": h, "c_t": c, "i": gi, "f": gf, "g": gg,
+            "o": go, "tanh(c_t)": tanh_c, "gates": np.concatenate([gi, gf, gg, go], axis=1),
+            "pre-activations": a}
+
+
 class LSTMStepForward(FunctionSpec):
     title = "lstm_step_forward"
     forbidden = FORBIDDEN
@@ -253,6 +265,16 @@ class LSTMStepBackward(FunctionSpec):
         return kit.forward_note(got.get("_forward"), _lstm_reference(inputs)["h_t"],
                              "lstm_step_forward", "h_t")
 
+    forward_name = "lstm_step_forward"
+    cache_aliases = {"squashed": "tanh(c_t)", "tanh_c": "tanh(c_t)", "tanh_c_t": "tanh(c_t)",
+                     "i_t": "i", "f_t": "f", "g_t": "g", "o_t": "o", "a": "pre-activations"}
+
+    def reference_quantities(self, inputs, params):
+        return lstm_quantities(inputs)
+
+    def forward_is_wrong(self, got, inputs, params):
+        return kit.forward_wrong(got.get("_forward"), _lstm_reference(inputs)["h_t"], "h_t")
+
     def variants(self, params):
         return [
             Variant("dc without the path through h", lambda i: lstm_backward_equations(
@@ -284,6 +306,16 @@ def lstm_step_backward(forward_fn: Callable[..., Any], backward_fn: Callable[...
 def _gru_reference(i: dict[str, Any]) -> dict[str, np.ndarray]:
     h, _ = reference_gru.gru_step_forward(*(i[n] for n in GRU_ARGS))
     return {"h_t": h}
+
+
+def gru_quantities(i: dict[str, Any]) -> dict[str, np.ndarray]:
+    """What a GRU step's cache may hold: the inputs, the gates r, z, n, hn = h_prev W_hn^T + b_hn,
+    the input and hidden projections x_t W_ih^T + b_ih and h_prev W_hh^T + b_hh (B, 3H), h_t."""
+    h, (_, _, (_, r, z, n, hn, _)) = reference_gru.gru_step_forward(*(i[k] for k in GRU_ARGS))
+    return {**{k: i[k] for k in GRU_ARGS}, "h_t": h, "r": r, "z": z, "n": n, "hn": hn,
+            "x projection": i["x_t"] @ i["weight_ih"].T + i["bias_ih"],
+            "h projection": i["h_prev"] @ i["weight_hh"].T + i["bias_hh"],
+            "gates": np.concatenate([r, z, n], axis=1)}
 
 
 class GRUStepForward(FunctionSpec):
@@ -388,6 +420,16 @@ class GRUStepBackward(FunctionSpec):
     def notes(self, got, inputs, params):
         return kit.forward_note(got.get("_forward"), _gru_reference(inputs)["h_t"],
                              "gru_step_forward", "h_t")
+
+    forward_name = "gru_step_forward"
+    cache_aliases = {"h_n": "hn", "r_t": "r", "z_t": "z", "n_t": "n", "from_x": "x projection",
+                     "from_h": "h projection"}
+
+    def reference_quantities(self, inputs, params):
+        return gru_quantities(inputs)
+
+    def forward_is_wrong(self, got, inputs, params):
+        return kit.forward_wrong(got.get("_forward"), _gru_reference(inputs)["h_t"], "h_t")
 
     def variants(self, params):
         return [

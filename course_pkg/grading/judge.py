@@ -135,8 +135,9 @@ def shadow_functions(sources: list[str]) -> dict[str, types.FunctionType]:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 namespace.update(_resolve_import(node))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in codes:
-                functions[node.name] = types.FunctionType(codes[node.name], namespace, node.name)
-                namespace[node.name] = functions[node.name]
+                shadow = types.FunctionType(codes[node.name], namespace, node.name)
+                shadow.syntax = node  # its AST: reference_cache reads the cache's slot names
+                functions[node.name] = namespace[node.name] = shadow
     return functions
 
 

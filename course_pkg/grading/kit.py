@@ -4,7 +4,8 @@ A spec module (``rnn_checks``, ``gated_checks``, ``lm_checks``, ``attention_chec
 ``memory_checks``, ``modern_checks``) imports the engine (:mod:`~.part`, :mod:`~.compare`,
 :mod:`~.probes`, :mod:`~.report`) and this kit, and nothing of another spec module:
 
-- output axes and tuple unpacking: :func:`axes`, :func:`unpack_tuple`, :func:`forward_note`;
+- output axes and tuple unpacking: :func:`axes`, :func:`unpack_tuple`, :func:`forward_wrong`,
+  :func:`forward_note`;
 - the equations' pieces in float64 numpy: :func:`sigmoid`, :func:`softmax_rows`,
   :func:`random_mask`;
 - the probes of stacked gate blocks: :func:`order_variants` (blocks read in another order),
@@ -56,9 +57,14 @@ def unpack_tuple(raw: Any, names: Sequence[str], what: str) -> dict[str, Any] | 
     return dict(zip(names, raw))
 
 
+def forward_wrong(got: Any, expected: np.ndarray, output: str) -> bool:
+    """Whether the student's own forward returned a wrong ``output`` (None: not known)."""
+    return got is not None and not compare_values(output, got, expected, FLOAT32).ok
+
+
 def forward_note(got: Any, expected: np.ndarray, forward_name: str, output: str) -> list[str]:
     """A note when the student's own forward (whose cache the backward uses) is wrong."""
-    if got is None or compare_values(output, got, expected, FLOAT32).ok:
+    if not forward_wrong(got, expected, output):
         return []
     return [f"note: your {forward_name} returns a wrong {output} on these inputs, and the "
             f"backward runs on its cache: fix {forward_name} first"]

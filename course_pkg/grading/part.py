@@ -19,21 +19,28 @@ sandboxed call, so a notebook gets the same score on every run.
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib
+import inspect
 import math
+import textwrap
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from course_pkg.grading import callers, integrity, probes, sandbox
+from course_pkg.grading import (
+    callers, integrity, probes, reference_cache, sandbox, shape_errors,
+)
 from course_pkg.grading.compare import Comparison, Tolerance, check_dtype, compare_values, tolerance_for
 from course_pkg.grading.report import CaseResult, Report, SubCheck
 from course_pkg.validation import require_in_range
 
 MAX_DIAGNOSED_CASES = 2  # probes run on the first failing cases only
+# beside a passing case of a part that earns nothing for delegation (the summary says why)
+NOT_COUNTED = "(these checks pass but earn nothing: see the reason under the score below)"
 
 
 @dataclass
@@ -78,6 +85,25 @@ class FunctionSpec:
 
     def caller_options(self, params: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    # Backward parts (caller "forward_then_backward"): the student's backward runs on the cache
+    # of the student's own forward. When that forward is wrong, the case is run again on the
+    # student's cache layout filled with the reference forward's values (see reference_cache),
+    # so that a correct backward is not charged for the forward's mistake.
+    forward_name = ""  # the notebook's forward function, for the notes
+    # variable names a cache may use for a quantity, beyond the quantity's own name
+    cache_aliases: dict[str, str] = {}
+
+    def reference_quantities(self, inputs: dict[str, Any], params: dict[str, Any]
+                             ) -> dict[str, Any] | None:
+        """The reference forward's named quantities on ``inputs`` (float64): what a student's
+        cache may hold. None (the default): the part has no cache to rebuild."""
+        return None
+
+    def forward_is_wrong(self, got: dict[str, Any], inputs: dict[str, Any],
+                         params: dict[str, Any]) -> bool:
+        """Whether the student's own forward returned a wrong output on this case."""
+        return False
 
     def run_student(self, functions: Sequence[Callable[..., Any]], inputs: dict[str, Any],
                     params: dict[str, Any]) -> Any:
@@ -131,6 +157,20 @@ def _float64(inputs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _syntax(function: Any) -> ast.FunctionDef | None:
+    """The ``def`` of a notebook function: kept by the judge's shadow (see judge), else read
+    from the function's source (IPython keeps cells' sources); None when neither is there."""
+    shadow = getattr(function, "shadow", None)
+    if shadow is not None:
+        return getattr(shadow, "syntax", None)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    node = tree.body[0] if tree.body else None
+    return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+
 def _passed_weight(case: CaseResult) -> float:
     return sum(check.weight for check in case.checks if check.passed)
 
@@ -154,7 +194,7 @@ class Part:
         self.shown_notes: set[str] = set()  # each note is printed once per part
         self.failed_cases_shown = 0  # the first failing case is printed in full, later ones brief
         self.hung = ""  # set when a call never returned: later cases are not run again
-        self.culprit: str | None = None  # the helper whose stand-in alone fixes a case
+        self.culprit: str | None = None  # the helpers whose stand-ins a case needs (see _culprit)
         self.substitute: dict[str, Callable[..., Any]] = {}  # stand-ins in use (see FunctionSpec)
         # In the judge, the functions live in the jail: the judge holds their names and their
         # compiled (never run) code, which the static delegation check reads.
@@ -287,30 +327,84 @@ class Part:
                     case.notes.append(f"(scored with correct stand-ins for your {names}, whose "
                                       "mistakes are graded in their own part)")
                 got, diagnose_with = retry_got, stand_ins
-        if got is not None and not case.passed:
+        on_reference_cache = False
+        if got is not None and not case.passed and not self.hung:
+            got, on_reference_cache = self._retry_on_reference_cache(case, outcome, inputs,
+                                                                     expected, params, got)
+        if got is not None and not case.passed and not on_reference_cache:
             case.notes.extend(self.spec.notes(got, inputs, params))
         if got is not None and not case.passed and self.diagnosed < MAX_DIAGNOSED_CASES:
             self.diagnosed += 1
             self.substitute = diagnose_with
             try:
-                case.notes.extend(self._diagnose(got, inputs, params))
+                case.notes.extend(self._diagnose(got, inputs, params,
+                                                 isolate=not on_reference_cache))
             finally:
                 self.substitute = {}
         self._note_side_effects(case, outcome)
+        if self.report.delegation and case.passed:
+            case.notes.append(NOT_COUNTED)
         case.notes = [note for note in case.notes if note not in self.shown_notes]
         self.shown_notes.update(case.notes)
         print(Report.case_text(case, brief=self.failed_cases_shown > 0))
         self.failed_cases_shown += not case.passed
         return self
 
+    def _retry_on_reference_cache(self, case: CaseResult, outcome: sandbox.Outcome,
+                                  inputs: dict[str, Any], expected: dict[str, Any],
+                                  params: dict[str, Any], got: dict[str, Any]
+                                  ) -> tuple[dict[str, Any] | None, bool]:
+        """A failed backward case whose forward is wrong, run again on the student's cache
+        layout holding the reference forward's values. Returns the outputs to diagnose (None
+        when the retry is right) and whether the case is now scored on that cache."""
+        spec = self.spec
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantities = spec.reference_quantities(_float64(inputs), params)
+        if (quantities is None or not isinstance(outcome.value, dict)
+                or not spec.forward_is_wrong(got, inputs, params)):
+            return got, False
+        outputs = outcome.value.get("outputs")
+        keys = reference_cache.keys_from(outputs if isinstance(outputs, dict) else {}, quantities)
+        syntax = _syntax(self.functions[0])
+        names = (reference_cache.slot_names(syntax, spec.caller_options(params)["returns"])
+                 if syntax is not None else None)
+        filled = reference_cache.fill_cache(outcome.value.get("cache"),
+                                            reference_cache.candidates_from(quantities), keys,
+                                            names, spec.cache_aliases)
+        if not filled.changed:
+            return got, False
+        retry = CaseResult(case.label)
+        retry_outcome = self._run([{**inputs, "cache": filled.cache}], params)[0]
+        self._record_delegation(retry_outcome)
+        retry_got = self._score_outcome(retry, retry_outcome, inputs, expected, params)
+        replaced = ", ".join(filled.replaced)
+        if retry.passed:
+            case.checks = retry.checks
+            case.notes.append(f"right on your own cache layout filled with the correct forward "
+                              f"values ({replaced} replaced): the mistake is in your "
+                              f"{spec.forward_name} (graded in its own part), not here")
+            return None, True
+        if retry_got is not None and _passed_weight(retry) > _passed_weight(case):
+            case.checks = retry.checks
+            case.notes.append(f"(scored on your own cache layout filled with the correct forward "
+                              f"values, {replaced} replaced: the mistake in your "
+                              f"{spec.forward_name} is graded in its own part)")
+            return retry_got, True
+        return got, False
+
     def _culprit(self, stand_ins: dict[str, Callable[..., Any]], inputs: dict[str, Any],
                  params: dict[str, Any], expected: dict[str, Any]) -> str:
-        """The one helper whose stand-in alone makes the case right ('' if none does), so
-        that the note names that helper only; found once per part."""
+        """The helpers whose stand-ins the case needs ('' if it cannot be told), so that the
+        note names those only: starting from all of them, each stand-in is left out in turn
+        and stays out when the case is still right without it. Found once per part."""
         if self.culprit is None:
-            self.culprit = ""
-            for name, stand_in in stand_ins.items():
-                self.substitute = {name: stand_in}
+            needed = dict(stand_ins)
+            for name in list(stand_ins):
+                trial_set = {k: v for k, v in needed.items() if k != name}
+                if not trial_set:
+                    break
+                self.substitute = trial_set
                 hung, faults = self.hung, list(self.report.faults)
                 try:  # a trial that hangs marks nothing: it is only a question
                     trial = CaseResult("")
@@ -319,8 +413,8 @@ class Part:
                 finally:
                     self.substitute, self.hung, self.report.faults = {}, hung, faults
                 if trial.passed:
-                    self.culprit = name
-                    break
+                    needed = trial_set
+            self.culprit = " and ".join(needed) if len(needed) < len(stand_ins) else ""
         return self.culprit
 
     def _record_delegation(self, outcome: sandbox.Outcome) -> None:
@@ -341,7 +435,10 @@ class Part:
             return None
         if not outcome.ok:
             separator = " " if outcome.kind == "exception" else ": "
-            case.checks.extend(failed_all(f"{spec.title}{separator}{outcome.describe()}"))
+            message = f"{spec.title}{separator}{outcome.describe()}"
+            hint = (shape_errors.explain(outcome.error, inputs, spec.sizes(params))
+                    if outcome.kind == "exception" else None)
+            case.checks.extend(failed_all(f"{message}\n{hint}" if hint else message))
             return None
         got = spec.unpack(outcome.value, params)
         if isinstance(got, str):
@@ -363,7 +460,9 @@ class Part:
         return got
 
     def _diagnose(self, got: dict[str, Any], inputs: dict[str, Any],
-                  params: dict[str, Any]) -> list[str]:
+                  params: dict[str, Any], isolate: bool = True) -> list[str]:
+        """Name the mistake: a typical-mistake variant that ``got`` matches, else (``isolate``)
+        the isolation probes, each a rerun on inputs with some terms zeroed."""
         spec = self.spec
         tolerance = tolerance_for(*inputs.values())
         with warnings.catch_warnings():
@@ -375,7 +474,7 @@ class Part:
                                                          params).ok, reference=reference)
         if matches:
             return [f"diagnosis: {variant.hint}" for variant in matches[:2]]
-        isolations = list(spec.isolations(params))
+        isolations = list(spec.isolations(params)) if isolate else []
         if not isolations:
             return []
         probe_inputs = [iso.transform(copy.deepcopy(inputs)) for iso in isolations]

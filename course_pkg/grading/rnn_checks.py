@@ -45,6 +45,11 @@ STEP_GRADIENTS = ("dx_t", "dh_prev", "dweight_ih", "dweight_hh", "dbias_ih", "db
 SEQUENCE_GRADIENTS = ("x", "h0", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
+def _sequence(inputs: dict[str, Any]) -> np.ndarray:
+    """The reference out (T, B, H) on ``inputs``."""
+    return reference.rnn_forward(*(inputs[n] for n in SEQUENCE_NAMES))[0]
+
+
 def _step(inputs: dict[str, Any], **changes: Any) -> np.ndarray:
     """The reference h_t on ``inputs`` with some arguments replaced."""
     args = {name: inputs[name] for name in STEP_NAMES}
@@ -165,6 +170,25 @@ def _step_gradients(i: dict[str, Any], derivative: str = "tanh",
             "dbias_ih": da.sum(axis=0), "dbias_hh": da.sum(axis=0)}
 
 
+def step_quantities(i: dict[str, Any]) -> dict[str, np.ndarray]:
+    """What a step's cache may hold: the step's inputs, a_t = x_t W_ih^T + b_ih + h_prev W_hh^T
+    + b_hh, h_t = tanh(a_t) and tanh'(a_t) = 1 - h_t^2."""
+    a = i["x_t"] @ i["weight_ih"].T + i["bias_ih"] + i["h_prev"] @ i["weight_hh"].T + i["bias_hh"]
+    h = np.tanh(a)
+    return {**{n: i[n] for n in STEP_NAMES}, "h_t": h, "a_t": a, "1 - h_t**2": 1 - h * h}
+
+
+def sequence_quantities(i: dict[str, Any]) -> dict[str, Any]:
+    """What a sequence's cache may hold: the inputs, and per step t the step's x_t, h_t, a_t and
+    1 - h_t^2 (lists over t, also stacked), h0 followed by every h_t, and every h_prev."""
+    steps = [step_quantities({"x_t": i["x"][t], "h_prev": h, **{n: i[n] for n in STEP_NAMES[2:]}})
+             for t, h in enumerate([i["h0"], *_sequence(i)[:-1]])]
+    per_step = {key: [q[key] for q in steps] for key in ("x_t", "h_t", "a_t", "1 - h_t**2")}
+    hidden = [i["h0"], *per_step["h_t"]]  # h0, then h_0 ... h_{T-1}
+    return {**{n: i[n] for n in SEQUENCE_NAMES}, "out": np.stack(per_step["h_t"]),
+            "h_n": per_step["h_t"][-1], **per_step, "h0 and out": hidden, "h_prev": hidden[:-1]}
+
+
 class StepBackward(FunctionSpec):
     title = "rnn_step_backward"
     forbidden = FORBIDDEN
@@ -202,6 +226,15 @@ class StepBackward(FunctionSpec):
 
     def notes(self, got, inputs, params):
         return kit.forward_note(got.get("_forward"), _step(inputs), "rnn_step_forward", "h_t")
+
+    forward_name = "rnn_step_forward"
+    cache_aliases = {"a": "a_t", "pre_activation": "a_t"}
+
+    def reference_quantities(self, inputs, params):
+        return step_quantities(inputs)
+
+    def forward_is_wrong(self, got, inputs, params):
+        return kit.forward_wrong(got.get("_forward"), _step(inputs), "h_t")
 
     def variants(self, params):
         return (
@@ -368,8 +401,15 @@ class SequenceBackward(FunctionSpec):
                 "backward_names": ("dout", "dh_n", "cache")}
 
     def notes(self, got, inputs, params):
-        out = reference.rnn_forward(*(inputs[n] for n in SEQUENCE_NAMES))[0]
-        return kit.forward_note(got.get("_forward"), out, "rnn_forward", "out")
+        return kit.forward_note(got.get("_forward"), _sequence(inputs), "rnn_forward", "out")
+
+    forward_name = "rnn_forward"
+
+    def reference_quantities(self, inputs, params):
+        return sequence_quantities(inputs)
+
+    def forward_is_wrong(self, got, inputs, params):
+        return kit.forward_wrong(got.get("_forward"), _sequence(inputs), "out")
 
     def unpack(self, raw, params):
         forward_out, raw = raw["forward"], raw["gradients"]
