@@ -17,7 +17,8 @@ A code cell says what it is for nbgrader with two or three options::
 and the build checks what nbgrader would not: unique grade ids, solution cells with
 ``### BEGIN SOLUTION`` / ``### END SOLUTION``, balanced ``### BEGIN HIDDEN TESTS`` markers, and
 test cells that pass their own ``grade_id`` and points to the grading library and end with
-``part.score()``.
+``part.score();`` (the part prints its score line once; the semicolon keeps IPython from
+echoing the number as ``Out[..]`` after it).
 
 Usage (from the repository root)::
 
@@ -72,8 +73,8 @@ def _nbgrader_metadata(cell: nbformat.NotebookNode, where: str) -> dict | None:
         if f'grade_id="{grade_id}"' not in source or f"points={metadata['points']}" not in source:
             raise AuthoringError(f"{where}: the tests cell must pass grade_id=\"{grade_id}\" and "
                                  f"points={metadata['points']} to the grading library")
-        if not source.rstrip().endswith("part.score()"):
-            raise AuthoringError(f"{where}: a tests cell must end with part.score()")
+        if not source.rstrip().endswith("part.score();"):
+            raise AuthoringError(f"{where}: a tests cell must end with part.score();")
         if source.count("### BEGIN HIDDEN TESTS") != source.count("### END HIDDEN TESTS"):
             raise AuthoringError(f"{where}: unbalanced HIDDEN TESTS markers")
     elif points is not None:

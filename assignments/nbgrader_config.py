@@ -17,7 +17,7 @@ from nbgrader.preprocessors import (
 )
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 
-from course_pkg.grading.nbgrader_plugins import RobustExecute, ScoreFromReport
+from course_pkg.grading.nbgrader_plugins import DropScoreEcho, RobustExecute, ScoreFromReport
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
@@ -54,9 +54,12 @@ c.Autograde.autograde_preprocessors = [
 # Warnings in the student's own cells are kept (they are useful), limited like all output.
 c.LimitOutput.max_lines = 200
 
-# Feedback HTML: nbconvert points MathJax at a CDN; the hook inlines a local MathJax so that the
-# feedback renders its math offline (see course_pkg/grading/offline_feedback.py).
-c.GenerateFeedback.post_convert_hook = "course_pkg.grading.offline_feedback.inline_mathjax_hook"
+# Feedback HTML: the hook names each part in the page's contents ("Tests of rnn_forward", not
+# "Test cell") and inlines a local MathJax (nbconvert points it at a CDN), so that the feedback
+# renders its math offline (see course_pkg/grading/feedback_pages.py, offline_feedback.py).
+c.GenerateFeedback.post_convert_hook = "course_pkg.grading.feedback_pages.feedback_hook"
 # Hidden tests stay hidden: the feedback shows each hidden check's name and result (printed by
-# the grading library), never the test code (the autograded notebook holds it).
-c.GenerateFeedback.preprocessors = [ClearHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+# the grading library), never the test code (the autograded notebook holds it). The score that
+# ScoreFromReport left as each test cell's Out[] is dropped: the cell's heading shows it.
+c.GenerateFeedback.preprocessors = [ClearHiddenTests, GetGrades, DropScoreEcho,
+                                    CSSHTMLHeaderPreprocessor]

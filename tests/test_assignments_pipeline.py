@@ -69,6 +69,8 @@ SUBMISSIONS = {
         "        h, step_cache = rnn_step_forward(x[t], h, weight_ih, weight_hh, bias_ih, bias_hh)")}),
     (A1, "wrong_axis"): dict(edits={"rnn_step_backward": replace(
         "dbias = delta.sum(axis=0)", "dbias = delta.sum(axis=1)")}),
+    (A1, "dout_only"): dict(edits={"rnn_backward": replace(
+        "rnn_step_backward(dout[t] + dh_next,", "rnn_step_backward(dout[t],")}),
     (A1, "one_sided"): dict(edits={"numerical_gradient": replace(
         "gradient[k] = (up - down) / (2 * h)", "gradient[k] = (up - loss()) / h")}),
     (A1, "delegation"): dict(edits={"numerical_gradient": lambda source: (
@@ -155,21 +157,22 @@ SUBMISSIONS = {
 
 EXPECTED_SCORES = {
     (A1, "solution"): 12.0, (A1, "untouched"): 0.0,
-    # rnn_step_forward keeps only its "returns" checks (0.75 of 2); rnn_step_backward runs on
-    # the cache of that forward, whose h_t is wrong, and keeps 0.52 of 3
-    (A1, "missing_bias"): 12 - 2 + 0.75 - 3 + 0.52,
+    # rnn_step_forward keeps only its "returns" checks (0.75 of 2); rnn_step_backward, right
+    # on the student's cache layout filled with the reference forward's values, keeps 3 of 3
+    (A1, "missing_bias"): 12 - 2 + 0.75,
     (A1, "off_by_one"): 12 - 2 + 1.05,      # rnn_forward: h_n and the structure right, out wrong
     (A1, "wrong_axis"): 12 - 3 + 2.17,      # rnn_step_backward: dbias_ih, dbias_hh wrong shape
-    (A1, "one_sided"): 12 - 2 + 1.0,        # numerical_gradient: gradient wrong in every case
+    (A1, "one_sided"): 12 - 2 + 1.0,
+    (A1, "dout_only"): 12 - 3 + 0.43,       # rnn_backward: the classic rnn_step_backward(dout[t])        # numerical_gradient: gradient wrong in every case
     (A1, "delegation"): 10.0, (A1, "tampering"): 2.0,
     (A1, "faults"): 12 - 2 - 3,  # numerical_gradient hangs, rnn_backward calls os._exit
     (A1, "top_level"): 12.0,
     (A1, "not_json"): 0.0,
     (A2, "solution"): 14.0, (A2, "untouched"): 0.0,
-    # lstm_step_forward keeps its "returns" checks (0.69 of 3); lstm_step_backward, run on that
-    # forward's cache (gates swapped), keeps 0.61 of 4; gru_step_forward keeps 0.86 of 3, and
-    # gru_step_backward is right (the GRU's cache holds the right gates)
-    (A2, "gate_mistakes"): 14 - 3 + 0.69 - 4 + 0.61 - 3 + 0.86,
+    # lstm_step_forward keeps its "returns" checks (0.69 of 3); lstm_step_backward is right on
+    # its cache layout filled with the reference's gates (4 of 4); gru_step_forward keeps 0.86
+    # of 3, and gru_step_backward is right (the GRU's cache holds the right gates)
+    (A2, "gate_mistakes"): 14 - 3 + 0.69 - 3 + 0.86,
     # numpy_patched: patching numpy.allclose in the jail changes nothing the judge computes, so
     # its one answer (gru_step_forward, correct) earns its 3 points and the patch nothing
     (A2, "torch_cell"): 11.0, (A2, "faults"): 6.0, (A2, "numpy_patched"): 3.0,
@@ -187,13 +190,15 @@ FEEDBACK_MESSAGES = {
     (A1, "off_by_one"): ["out[t] holds h_{t-1} (off by one in time)"],
     (A1, "wrong_axis"): ["dbias_ih: expected shape (6,) = (H,), got (3,) = (B,)"],
     (A1, "one_sided"): ["one-sided difference"],
+    (A1, "dout_only"): ["both the gradient handed back by step t+1 and dh_n are dropped"],
     # the reference is not in the jail: importing it there is reported as delegation
     (A1, "delegation"): ["course_pkg.numpy_rnn (a reference implementation; hidden during "
                          "grading)", "no points for this part"],
     (A1, "faults"): ["did not return within 5 s", "exited with status 3"],
     (A1, "top_level"): ["KernelDied", "CellTimeout"],
     (A2, "gate_mistakes"): ["reads the gate blocks in the order i, f, o, g",
-                            "z near 1 keeps the old state", "fix lstm_step_forward first"],
+                            "z near 1 keeps the old state",
+                            "the mistake is in your lstm_step_forward (graded in its own part)"],
     (A2, "torch_cell"): ["torch.nn.LSTMCell"],
     (A2, "faults"): ["ran out of memory", "called sys.exit(2)", "printed 3,000,001 characters"],
     (A3, "mistakes"): ["each tensor is clipped to max_norm on its own",
@@ -240,7 +245,14 @@ def graded(tmp_path_factory):
     nbgrader(course, "export", "--to", str(tmp / "grades.csv"), env=env)
     with open(tmp / "grades.csv") as handle:
         grades = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(handle)}
-    return {"course": course, "results": results, "grades": grades, "lines": lines}
+    assert pipeline.main(["export", "--course", str(course), "--out", str(tmp / "parts.csv"),
+                          "--lms", str(tmp / "lms.csv")]) == 0
+    with open(tmp / "parts.csv") as handle:
+        parts = {(r["assignment"], r["student_id"], r["part"]): r for r in csv.DictReader(handle)}
+    with open(tmp / "lms.csv") as handle:
+        lms = list(csv.DictReader(handle))
+    return {"course": course, "results": results, "grades": grades, "lines": lines,
+            "parts": parts, "lms": lms}
 
 
 # ------------------------------------------------------------------------------------------
@@ -269,6 +281,39 @@ def test_exported_score(graded, key):
     assert float(row["score"]) == pytest.approx(EXPECTED_SCORES[key], abs=1e-6), row
 
 
+def test_the_course_export_breaks_each_score_down_by_part(graded):
+    parts = graded["parts"]
+    for (assignment, student), expected in EXPECTED_SCORES.items():
+        total = parts[(assignment, student, "total")]
+        assert total["status"] == "graded" and float(total["score"]) == pytest.approx(expected)
+        cells = [r for (a, s, p), r in parts.items() if (a, s) == (assignment, student)
+                 and p != "total"]
+        assert sum(float(r["score"]) for r in cells) == pytest.approx(expected)
+        assert sum(float(r["max_score"]) for r in cells) == float(total["max_score"])
+    # the charge of the missing bias lands on rnn_step_forward alone
+    assert float(parts[(A1, "missing_bias", "test_rnn_step_forward")]["score"]) == 0.75
+    assert float(parts[(A1, "missing_bias", "test_rnn_step_backward")]["score"]) == 3
+
+
+def test_the_course_export_keeps_not_submitted_apart_from_zero(graded):
+    parts, lms = graded["parts"], graded["lms"]
+    students = {s for _, s in SUBMISSIONS}
+    assignments = {a for a, _ in SUBMISSIONS}
+    missing = [(a, s) for a in assignments for s in students if (a, s) not in SUBMISSIONS]
+    assert missing, "some students submitted only some assignments"
+    for assignment, student in missing:
+        row = parts[(assignment, student, "total")]
+        assert row["status"] == "not submitted" and row["score"] == "", row
+    untouched = parts[(A1, "untouched", "total")]
+    assert untouched["status"] == "graded" and float(untouched["score"]) == 0
+    by_key = {(r["assignment"], r["student_id"]): r for r in lms}
+    assert set(by_key) == {(a, s) for a in assignments for s in students}
+    assert list(lms[0]) == ["student_id", "assignment", "score", "max_score"]
+    assert by_key[missing[0]]["score"] == ""
+    solution = by_key[(A1, "solution")]
+    assert float(solution["score"]) == float(solution["max_score"]) == 12
+
+
 def test_every_submission_is_in_the_export_and_the_gradebook_is_consistent(graded):
     for key in SUBMISSIONS:
         assert key in graded["grades"]
@@ -284,6 +329,19 @@ def test_feedback_says_what_is_wrong(graded, key):
     html = page.read_text()
     for message in FEEDBACK_MESSAGES[key]:
         assert message in html.replace("&#39;", "'").replace("&quot;", '"'), message
+
+
+def test_feedback_names_each_part_and_prints_each_score_once(graded):
+    html = (graded["course"] / "feedback" / "missing_bias" / A1 / f"{A1}.html").read_text()
+    assert "Test cell</a>" not in html
+    for part in ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+                 "numerical_gradient"):
+        assert f"Tests of <code>{part}</code></a>" in html, part
+    assert html.count("rnn_step_forward: 0.75 / 2 points") == 1
+    assert "Out[" not in html  # no score echoed after the score line
+    for assignment in sorted({a for a, _ in SUBMISSIONS}):
+        page = graded["course"] / "feedback" / "solution" / assignment / f"{assignment}.html"
+        assert "torch._C.Generator" not in page.read_text(), assignment
 
 
 def test_feedback_renders_math_offline(graded):

@@ -49,6 +49,11 @@ SUBMISSIONS = {
         "dot_scores": replace("if scaled:", "if False:"),
     }),
     (A4, "sdpa"): dict(edits={"attention_context": lambda source: SDPA_CONTEXT}),
+    (A4, "hanging_helper"): dict(edits={"attention_context": replace(
+        "    return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, Dv)",
+        "    while True:\n        pass")}),
+    (A4, "transposed_weight"): dict(edits={"additive_scores": replace(
+        "(query @ W_q.T)", "(query @ W_q)")}),
     (A5, "solution"): dict(),
     (A5, "untouched"): dict(solutions=False),
     (A5, "mistakes"): dict(edits={
@@ -81,6 +86,11 @@ EXPECTED_SCORES = {
     (A4, "mistakes"): 12 - 3 + 1.2 - 2 + 1.11,
     # attention_context delegates, and decoder_step through it: both 0
     (A4, "sdpa"): 12 - 1 - 3,
+    # the helper that hangs loses its own point only; decoder_step, which calls it, is right
+    # once a correct attention_context stands in
+    (A4, "hanging_helper"): 12 - 1,
+    # additive_scores raises (a shape error) in every case; decoder_step keeps its 3 points
+    (A4, "transposed_weight"): 12 - 3,
     (A5, "solution"): 9.0, (A5, "untouched"): 0.0,
     # pointer_step 1.11 of 2 (right when nothing is chosen); location_addressing 1.5 of 3
     # (w_gated right, w_shifted and w wrong)
@@ -100,6 +110,11 @@ FEEDBACK_MESSAGES = {
                        "right once correct stand-ins replace your masked_softmax"],
     (A4, "sdpa"): ["torch._C._nn.scaled_dot_product_attention (through attention_context)",
                    "no points for this part"],
+    (A4, "hanging_helper"): ["attention_context: did not return within 5 s",
+                             "with your attention_context the call did not return"],
+    (A4, "transposed_weight"): ["your W_q has shape (A, Dq) = (6, 3) and is used as it is",
+                                "the product needs W_q.T, shape (Dq, A)",
+                                "correct stand-ins replace your additive_scores:"],
     (A5, "mistakes"): ["positions already chosen can be pointed at again",
                        "the shift goes the wrong way"],
     (A5, "more_mistakes"): ["interpolation with g swapped",

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.notebooknode import NotebookNode
 
-from course_pkg.grading import offline_feedback, pipeline
+from course_pkg.grading import feedback_pages, offline_feedback, pipeline
 from course_pkg.grading.nbgrader_plugins import ScoreFromReport, definitions_only
 from course_pkg.grading.report import REPORT_MIME, CaseResult, Report, SubCheck
 
@@ -149,6 +149,42 @@ def test_feedback_files_are_rewritten_in_place(tmp_path, monkeypatch):
     autograded.mkdir(parents=True)
     offline_feedback.inline_mathjax_hook("a1", "alice", [str(autograded / "a1.ipynb")])
     assert "/* MathJax */" in (feedback / "a1.html").read_text()
+
+
+def test_the_course_hook_names_the_parts_and_inlines_mathjax(tmp_path, monkeypatch):
+    script = tmp_path / "tex-svg.js"
+    script.write_text("/* MathJax */")
+    monkeypatch.setenv("COURSE_MATHJAX_SVG", str(script))
+    feedback = tmp_path / "feedback" / "alice" / "a1"
+    feedback.mkdir(parents=True)
+    toc = ('<li><a href="#test_rnn_forward">Test cell</a> (Score: 1.0 / 2.0)</li>'
+           '<li><a href="#comment-rnn_forward">Comment</a></li>'
+           '<li><a href="#extra_check">Test cell</a></li>')
+    (feedback / "a1.html").write_text(PAGE.replace("</head>", "</head>" + toc))
+    autograded = tmp_path / "autograded" / "alice" / "a1"
+    autograded.mkdir(parents=True)
+    feedback_pages.feedback_hook("a1", "alice", [str(autograded / "a1.ipynb")])
+    page = (feedback / "a1.html").read_text()
+    assert "/* MathJax */" in page and "Test cell" not in page
+    assert '<a href="#test_rnn_forward">Tests of <code>rnn_forward</code></a>' in page
+    assert '<a href="#extra_check">Tests of <code>extra_check</code></a>' in page
+    assert '<a href="#comment-rnn_forward">Comment</a>' in page
+
+
+def test_feedback_drops_the_score_echo_of_test_cells_only():
+    from course_pkg.grading.nbgrader_plugins import DropScoreEcho
+
+    echo = nbformat.v4.new_output("execute_result", data={"text/plain": "0.75"})
+    printed = nbformat.v4.new_output("stream", text="rnn_forward: 0.75 / 2 points\n")
+    test = nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade": True, "solution": False,
+                                                            "grade_id": "t", "points": 2}})
+    test.outputs = [echo, printed]
+    student = nbformat.v4.new_code_cell(metadata={"nbgrader": {"solution": True}})
+    student.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "42"})]
+    notebook = nbformat.v4.new_notebook(cells=[test, student])
+    DropScoreEcho().preprocess(notebook, {})
+    assert test.outputs == [printed]
+    assert len(student.outputs) == 1  # the student's own Out[] stays
 
 
 # ------------------------------------------------------------------------------------------

@@ -12,17 +12,39 @@ Every test cell of ``assignments/source/*`` grades one function with a :class:`~
 (the first line re-imports the library and the references from disk, so nothing a cell above
 did to them survives). Modules, one idea each:
 
-- :mod:`.cell_inputs` fixed and seeded inputs of the recurrent cells' checks
-- :mod:`.compare`     tolerances per dtype; where two arrays differ, in the array's own terms
-- :mod:`.sandbox`     the student's function runs in a forked child: time, memory, output limits
-- :mod:`.integrity`   delegation to the reference (static and tripwires); tampered kernels
-- :mod:`.probes`      ablation probes: known-mistake variants and one-term-at-a-time isolation
-- :mod:`.report`      sub-checks, partial credit, the printed report and the grade report
-- :mod:`.part`        one graded part: runs the cases of a function spec
-- :mod:`.rnn_checks`, :mod:`.gated_checks`, :mod:`.lm_checks`  the specs of assignments 1-3
-- :mod:`.nbgrader_plugins`  nbgrader preprocessors: score from the report, a kernel that dies
-- :mod:`.pipeline`    the instructor's robust, parallel autograde
-- :mod:`.offline_feedback`  feedback pages that render their math without a network
+The parts and their specs (the judge's side: they hold the right answers)
+
+- :mod:`.part`          one graded part: runs the cases of a function spec, stand-ins, scoring
+- :mod:`.kit`           what every assignment's specs share (axes, unpacking, gates, softmax)
+- :mod:`.rnn_checks`, :mod:`.gated_checks`, :mod:`.lm_checks`, :mod:`.attention_checks`,
+  :mod:`.memory_checks`, :mod:`.modern_checks`  the specs of assignments 1-6
+- :mod:`.cell_inputs`   fixed and seeded inputs of the recurrent cells' checks
+- :mod:`.compare`       tolerances per dtype; where two arrays differ, in the array's own terms
+- :mod:`.probes`        ablation probes: known-mistake variants and one-term-at-a-time isolation
+- :mod:`.reference_cache`  a backward graded on the student's cache layout, reference values
+- :mod:`.shape_errors`  a failed matrix product said in the assignment's terms
+- :mod:`.report`        sub-checks, partial credit, the printed report and the grade report
+
+Running student code (the harness: the only grading modules inside the jail)
+
+- :mod:`.callers`       how a part calls the student's functions
+- :mod:`.sandbox`       each call in a forked child: time, memory and output limits
+- :mod:`.integrity`     delegation to the reference (static and tripwires); tampered kernels
+- :mod:`.agent`, :mod:`.wire`  the jail's side of the judge's protocol; plain data both ways
+
+The instructor's side
+
+- :mod:`.jail`          bubblewrap: the student's kernel as nobody, no network, no course
+- :mod:`.judge`         the nbgrader preprocessor that runs cells in the jail, tests outside
+- :mod:`.pipeline`      the robust, parallel autograde runner and the grade export
+- :mod:`.grades`        grades.csv per part, "not submitted" apart from 0, the LMS CSV
+- :mod:`.similarity`    graded functions compared with the reference and with classmates
+- :mod:`.nbgrader_plugins`  nbgrader preprocessors: score from the report, dying kernels
+- :mod:`.feedback_pages`, :mod:`.offline_feedback`  feedback pages: parts named, math offline
+
+The student's side
+
+- :mod:`.validate`      ``python -m course_pkg.grading validate notebook.ipynb``: the report
 
 Importing this package pins BLAS/OpenMP to one thread (when numpy is not loaded yet), so the
 numbers a student sees are the numbers the grader sees.

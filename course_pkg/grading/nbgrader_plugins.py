@@ -62,6 +62,19 @@ def definitions_only(source: str) -> str:
     return "\n\n".join(ast.unparse(node) for node in kept)
 
 
+class DropScoreEcho(NbGraderPreprocessor):
+    """Feedback only: drop the ``Out[]`` score that :class:`ScoreFromReport` put in each test
+    cell for nbgrader to read. The page's heading of the cell shows the score, and the grading
+    library has printed its score line: a third copy is noise."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int
+                        ) -> tuple[NotebookNode, Any]:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "execute_result"]
+        return cell, resources
+
+
 class ScoreFromReport(NbGraderPreprocessor):
     """Score every test cell from its grade report (see the module docstring)."""
 

@@ -12,9 +12,9 @@ files) into each feedback page, in place of the CDN block, with a configuration 
 the repository; a cache ``_build/.cache/mathjax-<version>/``, filled once from the npm registry
 with ``npm pack mathjax@<version>`` (the same client and version that fetch the book's assets).
 
-The course's ``nbgrader_config.py`` installs :func:`inline_mathjax_hook` as
-``GenerateFeedback.post_convert_hook``; ``python -m course_pkg.grading.offline_feedback FILE...``
-does the same to given files.
+The course's ``nbgrader_config.py`` installs :func:`~.feedback_pages.feedback_hook` (which calls
+:func:`inline_mathjax_files`) as ``GenerateFeedback.post_convert_hook``;
+``python -m course_pkg.grading.offline_feedback FILE...`` does the same to given files.
 """
 
 from __future__ import annotations
@@ -120,19 +120,11 @@ def inline_mathjax_files(paths: Iterable[pathlib.Path]) -> int:
 
 
 def inline_mathjax_hook(assignment: str, student: str, notebooks: list[str], **_: Any) -> None:
-    """nbgrader ``GenerateFeedback.post_convert_hook``: fix the feedback just written.
+    """nbgrader ``GenerateFeedback.post_convert_hook`` doing this module's part only (the
+    course's hook, :func:`~.feedback_pages.feedback_hook`, also names the parts)."""
+    from course_pkg.grading.feedback_pages import feedback_pages
 
-    ``notebooks`` are the autograded notebooks ``<root>/autograded/<student>/<assignment>/*.ipynb``;
-    their feedback is ``<root>/feedback/<student>/<assignment>/*.html``.
-    """
-    pages = []
-    for notebook in notebooks:
-        path = pathlib.Path(notebook).resolve()
-        root = path.parents[3]
-        feedback = root / "feedback" / path.parents[1].name / path.parent.name / (path.stem + ".html")
-        if feedback.is_file():
-            pages.append(feedback)
-    inline_mathjax_files(pages)
+    inline_mathjax_files(feedback_pages(notebooks))
 
 
 def main(argv: list[str] | None = None) -> int:

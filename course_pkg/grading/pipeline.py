@@ -136,7 +136,7 @@ class _quiet_gradebook:
             self.catcher.__exit__(*exc)
 
 
-def _gradebook(course: pathlib.Path, db_url: str | None = None):
+def open_gradebook(course: pathlib.Path, db_url: str | None = None):
     """The gradebook at ``db_url``, or else at the course's ``CourseDirectory.db_url``."""
     from nbgrader.api import Gradebook
     from traitlets.config.loader import PyFileConfigLoader
@@ -152,7 +152,7 @@ def zero_submission(course: pathlib.Path, assignment: str, student: str,
                     db_url: str | None = None) -> None:
     """Give 0 to every test cell of a submission (created if needed), also to cells that kept
     a score from an earlier run: a regrade that fails must not leave the old grade standing."""
-    with _gradebook(course, db_url) as gradebook:
+    with open_gradebook(course, db_url) as gradebook:
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(assignment, student)
         for notebook in submission.notebooks:
@@ -166,7 +166,7 @@ def zero_submission(course: pathlib.Path, assignment: str, student: str,
 def gradebook_score(course: pathlib.Path, assignment: str, student: str,
                     db_url: str | None = None) -> tuple[float | None, float | None, int]:
     """(score, max_score, number of test cells still ungraded) of a submission."""
-    with _gradebook(course, db_url) as gradebook:
+    with open_gradebook(course, db_url) as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student)
         except Exception:  # noqa: BLE001 (MissingEntry)
@@ -584,7 +584,7 @@ def autograde(course: pathlib.Path, assignment: str, *, jobs: int = 2, timeout: 
     log_dir = course / "logs" / "autograde" / assignment
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        book = _gradebook(course, db_url)
+        book = open_gradebook(course, db_url)
     except Exception as error:  # noqa: BLE001 (a server down, a wrong path, no such database)
         name = "db_url" if db_url else f"CourseDirectory.db_url of {course / 'nbgrader_config.py'}"
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -683,14 +683,38 @@ def main(argv: list[str] | None = None) -> int:
                              "tcp://10.0.0.5:8786 (instead of --jobs forked children)")
     engine.add_argument("--dask-local", type=int, default=None, metavar="N",
                         help="grade on a Dask LocalCluster of N one-thread workers")
+    export = sub.add_parser(
+        "export", help="grades.csv with every part's score, 'not submitted' apart from 0, "
+                       "and optionally an LMS-ready CSV of the totals")
+    export.add_argument("--course", default=None, help="as for autograde")
+    export.add_argument("--db-url", default=None, metavar="URL", help="as for autograde")
+    export.add_argument("--assignment", action="append",
+                        help="only these assignments (repeatable; default: all)")
+    export.add_argument("--out", default="grades.csv", help="the per-part CSV (grades.csv)")
+    export.add_argument("--lms", default=None, metavar="FILE",
+                        help="also write student_id, assignment, score, max_score to FILE")
     args = parser.parse_args(argv)
     try:
-        check_engines(args.db_url, args.scheduler, args.dask_local)
+        check_engines(args.db_url, getattr(args, "scheduler", None),
+                      getattr(args, "dask_local", None))
     except ValueError as error:
         parser.error(str(error))
     course = pathlib.Path(args.course) if args.course else (
         pathlib.Path(".") if pathlib.Path("nbgrader_config.py").exists()
         else pathlib.Path("assignments"))
+    if args.command == "export":
+        from course_pkg.grading import grades
+
+        with open_gradebook(course, args.db_url) as gradebook:
+            try:
+                rows = grades.grade_rows(gradebook, args.assignment)
+            except ValueError as error:
+                parser.error(str(error))
+        _log(f"wrote {grades.write_grades(rows, pathlib.Path(args.out))} "
+             f"({sum(r.part == 'total' for r in rows)} student-assignment totals)")
+        if args.lms:
+            _log(f"wrote {grades.write_lms(rows, pathlib.Path(args.lms))}")
+        return 0
     autograde(course, args.assignment, jobs=args.jobs, timeout=args.timeout,
               memory_gb=args.memory_gb, students=args.student, jail=not args.unsafe_no_jail,
               db_url=args.db_url, scheduler=args.scheduler, dask_local=args.dask_local)

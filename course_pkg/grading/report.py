@@ -138,5 +138,6 @@ class Report:
             return
         if get_ipython() is None:
             return
-        display({"text/plain": self.summary(), REPORT_MIME: json.loads(json.dumps(self.payload()))},
+        # (an empty text/plain: score() has printed the summary; a front end shows nothing more)
+        display({"text/plain": "", REPORT_MIME: json.loads(json.dumps(self.payload()))},
                 raw=True)
