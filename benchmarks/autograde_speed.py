@@ -26,6 +26,8 @@ ratios are printed at the end. Run from the repository root::
     python benchmarks/autograde_speed.py --submissions 6 --serial      # all six, both ways
     python benchmarks/autograde_speed.py --submissions 20 --assignments rnn_bptt \
         --engines pool dask sqlite postgres
+    python benchmarks/autograde_speed.py --submissions 200 --assignments rnn_bptt \
+        --engines pool dask sqlite postgres      # a class: 200 in under 4 min? 1000 x 6 on 32 cores
 
 The machine is shared and noisy: compare numbers measured in the same run.
 """
@@ -101,7 +103,18 @@ def main() -> int:
                         help="also time these executors x gradebooks (the jailed row is "
                              "pool x sqlite)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary course")
+    parser.add_argument("--projection-cores", type=int, default=32,
+                        help="project a class's grading time onto a node of this many cores "
+                             "(0: no projection)")
+    parser.add_argument("--class-students", type=int, default=1000)
+    parser.add_argument("--class-assignments", type=int, default=6)
     args = parser.parse_args()
+    for name in ("submissions", "jobs", "class_students", "class_assignments"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}: expected a count >= 1, "
+                         f"got {getattr(args, name)}")
+    if args.projection_cores < 0:
+        parser.error(f"--projection-cores: expected >= 0, got {args.projection_cores}")
     executors = [e for e in ("pool", "dask") if e in args.engines] or ["pool"]
     gradebooks = [g for g in ("sqlite", "postgres") if g in args.engines] or ["sqlite"]
     combinations = [(e, g) for g in gradebooks for e in executors if (e, g) != ("pool", "sqlite")]
@@ -113,6 +126,29 @@ def main() -> int:
 
             db_urls["postgres"] = stack.enter_context(throwaway_cluster())
         return _run(args, combinations, db_urls)
+
+
+def _print_projection(assignment: str, engines: list[tuple[str, float]],
+                      args: argparse.Namespace) -> None:
+    """A class's grading time on a bigger node, from this run's CPU-bound rate: seconds per
+    submission measured with --jobs on this machine's cores, times those cores, spread over
+    the node's cores. It assumes grading scales with cores (each submission is one process;
+    a PostgreSQL gradebook keeps writers from queuing) and that every assignment costs what
+    this one cost; both are assumptions, not measurements."""
+    cores = min(args.jobs, os.cpu_count() or args.jobs)
+    total = args.class_students * args.class_assignments
+    for name, per_submission in engines:
+        hours = total * per_submission * cores / args.projection_cores / 3600
+        print(f"{assignment}: projection, {name}: {args.class_students} students x "
+              f"{args.class_assignments} assignments = {total} submissions on "
+              f"{args.projection_cores} cores: about {hours:.2f} h (from {per_submission:.2f} s "
+              f"per submission on {cores} cores, assuming linear scaling)")
+    if args.submissions >= 200:
+        for name, per_submission in engines:
+            minutes = per_submission * args.submissions / 60
+            print(f"{assignment}: {name}: {args.submissions} submissions in {minutes:.1f} min "
+                  f"(target: under 4 min on 2 cores): "
+                  f"{'met' if minutes < 4 else 'NOT met'}")
 
 
 def _run(args: argparse.Namespace, combinations: list[tuple[str, str]],
@@ -202,6 +238,8 @@ def _run(args: argparse.Namespace, combinations: list[tuple[str, str]],
             print(f"{assignment}: s per submission: " + ", ".join(
                 f"{name} {value:.2f}" for name, value in engines) + " (each / pool sqlite: "
                 + ", ".join(f"{value / jailed:.2f}x" for _, value in engines[1:]) + ")")
+        if engines and args.projection_cores:
+            _print_projection(assignment, engines, args)
     if args.keep:
         print(f"course kept in {course}")
     else:
