@@ -102,7 +102,9 @@ test: book browser jail-tools postgres hub-tools
 	$(PY) -m pytest
 
 # Unit tests only (no book build, no browser): the quick loop while developing.
-# Every chapter executed with live widgets, every widget moved (make test drives two of them).
+# Every chapter executed (cut to what its widgets need) with live widgets, every widget moved
+# (make test drives all but the chapters whose widgets need long training: OPT_IN in
+# tests/test_widgets_live_chapters.py).
 notebooks: book
 	COURSE_LIVE_CHAPTERS=all $(PY) -m pytest -m notebooks
 

@@ -1,4 +1,4 @@
-"""Chapter 17's experiments on tiny configurations: structure, value ranges, the counts of
+"""Chapter 18's experiments on tiny configurations: structure, value ranges, the counts of
 sequential steps and attention scores against their formulas, the attention regressor against
 the encoder it wraps, the reuse of chapter 5's training (same run as train_adding), bad input."""
 

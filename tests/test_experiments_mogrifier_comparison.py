@@ -1,4 +1,4 @@
-"""Chapter 14's experiment module, on a tiny corpus: parameter matching checked against counts
+"""Chapter 15's experiment module, on a tiny corpus: parameter matching checked against counts
 written from the layer formulas, the model against torch.nn.LSTM, and the statistics by hand."""
 
 import math

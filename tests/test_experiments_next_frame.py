@@ -1,4 +1,4 @@
-"""Tests of course_pkg.experiments.next_frame (chapter 13), checked against torch.nn and by hand."""
+"""Tests of course_pkg.experiments.next_frame (chapter 14), checked against torch.nn and by hand."""
 
 import numpy as np
 import pytest

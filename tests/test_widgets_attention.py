@@ -1,4 +1,4 @@
-"""The widgets of chapters 9 and 10: each view shows the weights of its own step, computed here
+"""The widgets of chapters 10 and 11: each view shows the weights of its own step, computed here
 independently by teacher forcing the models on their own greedy outputs."""
 
 import html
@@ -146,3 +146,49 @@ def test_bad_input(seq2seq, pointer):
         decode_pointers(seq2seq, NUMBERS)
     with pytest.raises(TypeError, match="mask_chosen"):
         pointer_widget(pointer, NUMBERS, mask_chosen=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# live mode: the reader types an input; the model decodes it in the kernel
+# ----------------------------------------------------------------------------------------------
+def test_alignment_widget_live_decodes_typed_digits(seq2seq, monkeypatch):
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    w = alignment_widget(seq2seq, DIGITS)
+    assert w.mode == "live"
+    typed = (9, 0, 2, 1, 0)  # not the chapter's string: nothing was precomputed for it
+    w.set("9 0 2 1 0", 3)
+    (view,) = w.view.children
+    expected, written = teacher_forced_weights(seq2seq, typed)
+    assert "decoder step 3 of 5" in view.value
+    assert [float(x) for x in row_numbers(view.value, "weights")] == \
+        pytest.approx(expected[2].tolist(), abs=6e-4)
+    assert f"writes <b>{html.escape(written[2])}</b>" in view.value
+    assert w.live.computed[-1] == ("9 0 2 1 0", 3)
+    w.set("9 0 2 1 0", 12)  # a step past the end shows the last step
+    assert "decoder step 5 of 5" in w.view.children[0].value
+
+
+def test_alignment_widget_live_names_a_bad_text(seq2seq, monkeypatch):
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    w = alignment_widget(seq2seq, DIGITS)
+    before = w.view.children[0].value
+    w.controls[0].value = "12a4"
+    assert "digits: expected 1 to 12 digits 0-9, got &#x27;12a4&#x27;" in w.live.status.value
+    assert w.view.children[0].value == before
+
+
+def test_pointer_widget_live_sorts_typed_numbers(pointer, monkeypatch):
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    w = pointer_widget(pointer, NUMBERS)
+    typed = (0.9, 0.15, 0.4, 0.72)
+    w.set("0.9, 0.15, 0.4, 0.72", 2)
+    inputs = torch.tensor(typed).view(-1, 1, 1)
+    with torch.no_grad():
+        _, greedy = pointer(inputs)
+        forced, _ = pointer(inputs, greedy)
+    expected = forced[1, 0].exp()
+    cells = row_numbers(w.view.children[0].value, "probs")
+    first = greedy[0, 0].item()
+    assert cells[first] == "masked"
+    assert [float(c) for j, c in enumerate(cells) if j != first] == \
+        pytest.approx([p for j, p in enumerate(expected.tolist()) if j != first], abs=6e-4)

@@ -85,3 +85,22 @@ def test_bad_input():
         context_widget(uni, bi, " ".join(["he"] * 11))
     with pytest.raises(ValueError, match="words: expected a 1-D sentence"):
         context_sensitivity(uni, torch.zeros(3, 2, dtype=torch.int64))
+
+
+def test_widget_live_reads_a_typed_sentence(monkeypatch):
+    """Live mode: a sentence that was not precomputed, typed; the view shows finite differences."""
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    uni, bi = make_tagger(False, 0), make_tagger(True, 1)
+    w = context_widget(uni, bi, SENTENCE)
+    assert w.mode == "live"
+    typed = "the bat saw he"
+    w.set(typed, 2)
+    view = w.view.children[0].value
+    assert "word 2 of 4" in view
+    words = encode_words(typed)
+    for name, tagger in (("one-directional", uni), ("bidirectional", bi)):
+        np.testing.assert_allclose(shown_row(view, name),
+                                   finite_difference_sensitivity(tagger, words)[1],
+                                   rtol=6e-3, atol=1e-12)
+    w.controls[0].value = "he saw a cat"
+    assert "unknown words [&#x27;cat&#x27;]" in w.live.status.value

@@ -1,4 +1,4 @@
-"""Tests of course_pkg.widgets.frames (chapter 13)."""
+"""Tests of course_pkg.widgets.frames (chapter 14)."""
 
 import matplotlib
 
@@ -72,3 +72,28 @@ def test_bad_inputs():
         frame_rows_figure(frames, {})
     with pytest.raises(ValueError, match="first_frame"):
         frame_rows_figure(frames, predictions, first_frame=0)
+
+
+def test_widget_live_predicts_another_test_video_in_the_kernel(monkeypatch):
+    """Live mode: a video and step not precomputed; errors are the model's own, recomputed."""
+    from course_pkg.models.image_sequence import ConvLSTMFramePredictor
+
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    frames = moving_shapes(3, 5, size=8, seed=0)
+    torch.manual_seed(0)
+    conv = ConvLSTMFramePredictor(1, 4, 3)
+    with torch.no_grad():
+        conv_all = torch.sigmoid(conv(frames[:-1])[0])
+    predictions = {"ConvLSTM": conv_all, "copy": frames[:-1]}
+    w = next_frame_widget(frames, predictions, example=0, models={"ConvLSTM": conv, "copy": None})
+    assert w.mode == "live"
+    w.set(2, 3)                                           # video 2, t = 3: predict frame 4
+    view = w.view.children[0].value
+    f = frames.numpy()
+    with torch.no_grad():
+        conv_video = torch.sigmoid(conv(frames[:3, 2:3])[0])[2, 0].numpy()   # frame 4 of video 2
+    assert "test video 2" in view and "MSE on frame 4" in view
+    assert f"{((f[2, 2] - f[3, 2]) ** 2).mean():.4f}" in view
+    assert f"{((conv_video - f[3, 2]) ** 2).mean():.4f}" in view
+    with pytest.raises(ValueError, match=r"models: expected a model .* missing \['copy'\]"):
+        next_frame_widget(frames, predictions, models={"ConvLSTM": conv})

@@ -132,3 +132,31 @@ def test_gru_memory_widget_bad_arguments():
         gru_memory_widget(())
     with pytest.raises(ValueError, match="num_steps"):
         gru_memory_widget((1.0,), num_steps=0)
+
+
+def test_lstm_widget_live_runs_the_model_on_a_new_sequence(monkeypatch):
+    """Live mode: a sequence (seed, length) no view was precomputed for; gate values by a loop."""
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    torch.manual_seed(0)
+    model = SequenceRegressor("lstm", 2, 4)
+    w = lstm_gates_widget(model, num_examples=3, length=12, seed=5)
+    assert w.mode == "live"
+    w.set(123, 17)
+    view = w.view.children[0].value
+    x, _ = adding_problem(1, 17, seed=123)
+    gates = independent_gates(model, x)
+    x_static, _ = adding_problem(3, 12, seed=5)
+    static_gates = independent_gates(model, x_static)
+    marked_static = (x_static[:, :, 1] > 0.5).numpy()
+    unit = int(np.argmax(static_gates["input"][marked_static].mean(0)
+                         - static_gates["input"][~marked_static].mean(0)))
+    steps = np.flatnonzero(x[:, 0, 1].numpy() > 0.5)
+    others = np.setdiff1d(np.arange(17), steps)
+    assert f"first marker (t = {steps[0]})" in view and f"second marker (t = {steps[1]})" in view
+    for row in table_rows(view):
+        who, gate_name = row[0], row[1].split()[0]
+        values = gates[gate_name][:, 0, :]
+        values = values.mean(1) if who == "mean over units" else values[:, unit]
+        np.testing.assert_allclose([float(v) for v in row[2:]],
+                                   [values[steps[0]], values[steps[1]], values[others].mean()],
+                                   atol=6e-4)

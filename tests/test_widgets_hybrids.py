@@ -1,4 +1,4 @@
-"""The tagged-sentence widget of chapter 16, built headlessly from hand-made examples: the slider
+"""The tagged-sentence widget of chapter 17, built headlessly from hand-made examples: the slider
 switches views, each view shows its sentence, and the red cells are exactly the wrong tags
 counted here."""
 
@@ -69,3 +69,38 @@ def test_bad_input():
 def test_single_view_names_its_argument():
     with pytest.raises(TypeError, match="example"):
         tagged_sentence_html("a sentence")
+
+
+def test_widget_live_tags_a_new_test_sentence_with_the_taggers(monkeypatch):
+    """Live mode: a test sentence no view was built for, tagged in the kernel; the shown tags
+    are the argmax of each tagger's scores, computed here."""
+    import torch
+
+    from course_pkg.data.entity_tagging import encode_sentences, entity_sentences, entity_tagging
+    from course_pkg.experiments.cnn_bilstm import TAGGER_NAMES
+    from course_pkg.models.char_cnn_tagger import CharCNNTagger
+
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    vocabularies = entity_tagging(60, "train", seed=0).vocabularies
+    models = {}
+    for key in TAGGER_NAMES:
+        torch.manual_seed(3)
+        models[key] = CharCNNTagger(len(vocabularies.words), len(vocabularies.chars),
+                                    len(vocabularies.tags), word_dim=8, char_filters=8,
+                                    hidden_size=8, use_chars=key == "chars")
+    w = tagged_sentences_widget(EXAMPLES, models=models, vocabularies=vocabularies)
+    assert w.mode == "live"
+    w.set(4321)
+    view = w.view.children[0].value
+    (words,), (gold,) = entity_sentences(1, "test", seed=4321)
+    data = encode_sentences([words], [gold], vocabularies)
+    for key, name in TAGGER_NAMES.items():
+        models[key].eval()
+        with torch.no_grad():
+            ids = models[key](data.words, data.chars, data.lengths).argmax(dim=2)[:, 0]
+        expected = vocabularies.tags.decode(ids.tolist())
+        row = re.search(rf"<th[^>]*>{re.escape(name)}</th>(.*?)</tr>", view).group(1)
+        assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == expected
+    assert "test sentence of seed 4321" in view
+    with pytest.raises(ValueError, match="models, vocabularies: expected both"):
+        tagged_sentences_widget(EXAMPLES, models=models)

@@ -1,4 +1,4 @@
-"""The cost-by-length widget of chapter 17, built headlessly from timings made up here, so the
+"""The cost-by-length widget of chapter 18, built headlessly from timings made up here, so the
 numbers each view must show (milliseconds, ratios to attention, sequential steps, T^2 scores) are
 computed in the test."""
 
@@ -55,3 +55,26 @@ def test_bad_arguments():
         cost_by_length_widget({16: SECONDS[16]})
     with pytest.raises(ValueError, match="T"):
         timing_table_rows(made_up_result(), 32)
+
+
+def test_live_slider_times_a_new_length_in_the_kernel(monkeypatch):
+    """Live mode: T = 40 was not measured; the kernel times it with the result's sizes. Times
+    differ from run to run, so the exact columns are compared with the package's own
+    measurement at T = 40, and the times must be positive numbers."""
+    import re
+
+    from course_pkg.widgets.limits import time_length
+
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    w = cost_by_length_widget(made_up_result())
+    assert w.mode == "live" and w.reproducible is False
+    w.slider.value = 40
+    assert w.live.computed[-1] == 40
+    view = w.view.children[0].value
+    shown = [re.findall(r"<td[^>]*>([^<]*)</td>", row)
+             for row in re.findall(r"<tr>(.*?)</tr>", view) if "<td" in row]
+    expected = timing_table_rows(time_length(made_up_result(), 40), 40)
+    assert [row[:1] + row[3:] for row in shown] == [row[:1] + row[3:] for row in expected]
+    assert shown[2][4] == f"{2 * 4 * 40 * 40:,}"
+    assert all(float(row[1]) > 0 for row in shown)
+    assert "T = 40" in view or "timings at T = 40" in view

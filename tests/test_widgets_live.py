@@ -133,3 +133,39 @@ def test_forget_bias_widget_live_shows_the_packages_result(monkeypatch):
     assert f"<b>{trace[0].item():.4f}</b>" in html
     assert f"<b>{math.log(0.5) / math.log(forget):.2f}</b> steps" in html
     assert box.live.computed[-1] == bias
+
+
+def test_several_controls_compute_one_tuple_debounced_and_cached():
+    from course_pkg.widgets.live import LiveChoice, LiveText, live_controls
+
+    calls = []
+
+    def render(word, k, scale):
+        calls.append((word, k, scale))
+        return f"{word * k}:{scale:.2f}"
+
+    text = LiveText(lambda t: t.strip() or (_ for _ in ()).throw(ValueError("word: expected "
+                                                                           "a word, got ''")),
+                    sample="b")
+
+    async def drive():
+        box = live_controls([("word", text, "a"), ("k", LiveChoice((1, 2, 3)), 0),
+                             ("scale", LiveRange(0.0, 1.0, 0.01), 0.5)], render)
+        box.controls[0].value = "xy"     # three moves within the debounce interval
+        box.controls[1].index = 2
+        box.controls[2].value = 0.73
+        assert calls == [("a", 1, 0.5)], "nothing computed while the controls move"
+        return box, await box.settled(timeout=60)
+
+    box, shown = asyncio.run(drive())
+    assert shown == ("xy", 2, 0.73) and calls[-1] == ("xy", 3, 0.73) and len(calls) == 2
+    assert shown_html(box) == "xyxyxy:0.73"
+    assert "word = 'xy', k = 3, scale = 0.73" in box.live.status.value
+    box.set("a", 0, 0.5)                 # seen before: from the cache
+    assert len(calls) == 2 and "cached" in box.live.status.value
+    box.controls[0].value = "  "         # a bad text: said next to the box, view kept
+    assert "word: expected a word" in box.live.status.value and shown_html(box) == "a:0.50"
+    with pytest.raises(ValueError, match=r"values: expected 3 values \(one per control"):
+        box.set("a", 0)
+    with pytest.raises(TypeError, match=r"controls\[0\]: expected \(description, LiveRange"):
+        live_controls([("x", (0, 1), 0)], render)

@@ -1,4 +1,4 @@
-"""The memory widgets of chapters 11 and 12: each view shows numbers computed here independently."""
+"""The memory widgets of chapters 12 and 13: each view shows numbers computed here independently."""
 
 import re
 
@@ -38,7 +38,7 @@ def table_rows(view_html):
 
 
 # ---------------------------------------------------------------------------------------------
-# chapter 11
+# chapter 12
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def memory_network():
@@ -97,7 +97,7 @@ def test_story_widget_bad_input(memory_network):
 
 
 # ---------------------------------------------------------------------------------------------
-# chapter 12: addressing
+# chapter 13: addressing
 # ---------------------------------------------------------------------------------------------
 def addressing_by_hand(memory, key, w_prev, beta, g, shift, gamma):
     """Graves et al. (2014), eq. (5)-(9), in numpy, one loop per sum."""
@@ -153,7 +153,7 @@ def test_default_addressing_tour():
 
 
 # ---------------------------------------------------------------------------------------------
-# chapter 12: copy traces
+# chapter 13: copy traces
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def copiers():
@@ -196,3 +196,44 @@ def test_copy_trace_figure_draws_the_weightings(copiers):
         copy_trace_widget(ntm, lengths=tuple(range(1, 12)))
     with pytest.raises(ValueError, match="lengths"):
         copy_trace_widget(ntm, lengths=(0, 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# live mode
+# ---------------------------------------------------------------------------------------------
+def test_story_widget_live_answers_a_new_story(memory_network, monkeypatch):
+    """Live mode: a story drawn with a seed no view was built for, read by the network."""
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    box = story_attention_widget(memory_network, generate_stories(3, max_sentences=6, seed=4))
+    assert box.mode == "live"
+    box.set(777)
+    view = box.view.children[0].value
+    (story,) = generate_stories(1, max_sentences=6, seed=777)
+    batch = encode_stories([story], 6)
+    padded = torch.nn.functional.pad(batch.stories, (0, SENTENCE_WIDTH - batch.stories.shape[2]))
+    with torch.no_grad():
+        logits, attention = memory_network(padded, batch.questions, return_attention=True)
+    rows = table_rows(view)[1:]
+    assert len(rows) == len(story.sentences)
+    for i, row in enumerate(rows):
+        np.testing.assert_allclose(cell_numbers(row), attention[0, :, i].numpy(), atol=5e-4)
+    assert f"answers <b>{VOCABULARY[int(logits.argmax())]}</b>" in view
+
+
+def test_addressing_widget_live_takes_any_head_parameters(monkeypatch):
+    """Live mode: beta, g, a fractional shift and gamma between the tour's settings."""
+    from course_pkg.widgets.memory import _example_memory, shift_weights
+
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    box = addressing_widget()
+    assert box.mode == "live" and len(box.controls) == 4
+    box.set(13.5, 0.37, 0.4, 2.3)
+    view = box.view.children[0].value
+    memory, key, w_prev = (t.numpy() for t in _example_memory())
+    assert shift_weights(0.4) == pytest.approx((0.0, 0.6, 0.4))
+    expected = addressing_by_hand(memory[0], key[0], w_prev[0], 13.5, 0.37, (0.0, 0.6, 0.4), 2.3)
+    rows = table_rows(view)[1:]
+    for row, stage in zip(rows, expected):
+        np.testing.assert_allclose(cell_numbers(row), stage, atol=5e-4)
+    with pytest.raises(ValueError, match=r"shift: expected a number in \[-1, 1\], got 2"):
+        shift_weights(2)

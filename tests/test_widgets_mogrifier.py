@@ -1,4 +1,4 @@
-"""Chapter 14's widget: built headlessly, moved, and its table checked against the Mogrifier
+"""Chapter 15's widget: built headlessly, moved, and its table checked against the Mogrifier
 equations (Melis et al. 2019, eq. 1-2) evaluated here by a plain loop over the features."""
 
 import math
@@ -18,12 +18,12 @@ def table_rows(view_html):
     return [[float(v) for v in re.findall(r"<td>(.*?)</td>", row)] for row in rows if "<td>" in row]
 
 
-def independent_overall_factors(rounds):
+def independent_overall_factors(rounds, gain=GAIN):
     """Overall x^up / x and h^up / h by scalar loops, from the same seeded cell and example."""
     torch.manual_seed(SEED)
     cell = MogrifierLSTMCell(D, H, rounds=5).double()
-    Q = (GAIN * cell.weight_q.detach()).tolist()          # 3 x (D, H)
-    R = (GAIN * cell.weight_r.detach()).tolist()          # 2 x (H, D)
+    Q = (gain * cell.weight_q.detach()).tolist()          # 3 x (D, H)
+    R = (gain * cell.weight_r.detach()).tolist()          # 2 x (H, D)
     x = torch.randn(D, dtype=torch.float64).tolist()
     h = torch.tanh(torch.randn(H, dtype=torch.float64)).tolist()
     x0, h0 = list(x), list(h)
@@ -90,3 +90,15 @@ def test_bad_arguments():
         round_factors(x, h, [], [], 1)
     with pytest.raises(ValueError, match="rounds"):
         round_factors(x, h, [], [], -1)
+
+
+def test_widget_live_computes_any_gain(monkeypatch):
+    """Live mode: a gain between the static one and others, and 4 rounds, by scalar loops."""
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    w = mogrifier_rounds_widget(input_size=D, hidden_size=H, gain=GAIN, seed=SEED)
+    assert w.mode == "live"
+    w.set(4, 1.85)
+    x_factor, h_factor = independent_overall_factors(4, gain=1.85)
+    rows = table_rows(w.view.children[0].value)
+    assert rows[0] == pytest.approx(x_factor, abs=6e-4)
+    assert rows[1] == pytest.approx(h_factor, abs=6e-4)

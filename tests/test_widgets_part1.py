@@ -133,3 +133,21 @@ def test_hidden_state_bad_input():
         hidden_state_demo(-1.0)
     with pytest.raises(ValueError, match="scales: expected between 1 and 10"):
         hidden_state_widget(scales=[])
+
+
+def test_packing_widget_live_packs_a_typed_batch(monkeypatch):
+    """Live mode: a batch the reader types; the packed tokens are torch's own, computed here."""
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    w = padding_and_packing_widget()
+    assert w.mode == "live"
+    w.set("b a | c c c d  |e")
+    view = w.view.children[0].value
+    vocabulary = ["·", "a", "b", "c", "d", "e"]
+    sentences = ["b a", "c c c d", "e"]
+    ids = [torch.tensor([vocabulary.index(x) for x in s.split()]) for s in sentences]
+    packed = pack_padded_sequence(pad_sequence(ids), torch.tensor([2, 4, 1]), enforce_sorted=False)
+    rows = re.findall(r"<tr><td>t=\d+</td><td>(\d+)</td><td>([^<]*)</td></tr>", view)
+    assert [int(n) for n, _ in rows] == packed.batch_sizes.tolist()
+    assert " ".join(t for _, t in rows).split() == [vocabulary[i] for i in packed.data.tolist()]
+    w.controls[0].value = "a | | b"
+    assert "batch: expected 1 to 10 non-empty sentences" in w.live.status.value

@@ -40,3 +40,16 @@ def test_bad_labels_name_the_argument():
         precomputed_grid("r", [1, 2], "c", [1], lambda r, c: "", row_labels=["x", "x"])
     with pytest.raises(ValueError, match="len\\(rows\\)"):
         precomputed_grid("r", [], "c", [1], lambda r, c: "")
+
+
+def test_live_mode_computes_each_cell_on_demand():
+    from course_pkg.widgets.precomputed_grid import precomputed_grid
+
+    calls = []
+    box = precomputed_grid("r", [1, 2], "c", [10, 20, 30],
+                           lambda r, c: (calls.append((r, c)), f"<i>{r * c}</i>")[1], mode="live")
+    assert box.mode == "live" and calls == [(1, 10)]
+    box.set(1, 2)
+    assert box.view.children[0].value == "<i>60</i>" and calls == [(1, 10), (2, 30)]
+    box.controls[0].index = 0                               # a reader moves one slider
+    assert box.view.children[0].value == "<i>30</i>"

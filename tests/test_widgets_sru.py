@@ -1,4 +1,4 @@
-"""The forget-bias widget of chapter 15, built headlessly and checked against c_t = (1-f) f^(t-1)
+"""The forget-bias widget of chapter 16, built headlessly and checked against c_t = (1-f) f^(t-1)
 computed here from the SRU equations (not from the package)."""
 
 import math

@@ -37,3 +37,28 @@ def test_bad_input():
         head_weights(model(), [1, 10])
     with pytest.raises(TypeError, match="model"):
         head_weights(torch.nn.Linear(2, 2), [1])
+
+
+def test_live_reads_a_typed_string(monkeypatch):
+    """Live mode: a string no view was drawn for; the focus line is the argmax of the model's
+    own cross-attention maps, computed here from `attention_maps`."""
+    import re
+
+    from course_pkg.data.algorithmic import FIRST_DIGIT, START
+
+    monkeypatch.setenv("COURSE_WIDGETS", "live")
+    m = model()
+    box = attention_heads_widget(m, digits=(1, 2))
+    assert box.mode == "live"
+    box.set("9 0 8 1", 5, 1)                           # decoder cross-attention, layer 2, head 2
+    view = box.view.children[0].value
+    src = torch.tensor([9, 0, 8, 1])[:, None] + FIRST_DIGIT
+    tgt_in = torch.cat([torch.tensor([START]), src.flip(0)[:, 0]])[:, None]
+    m.eval()
+    with torch.no_grad():
+        weights = m.attention_maps(src, tgt_in)["decoder cross"][1][0, 1].numpy()   # (T, S)
+    shown = re.findall(r"(\d+)&rarr;(\d+) \(([0-9.]+)\)", view)
+    assert [(int(q), int(k)) for q, k, _ in shown] == \
+        [(q, int(k)) for q, k in enumerate(weights.argmax(1))]
+    assert [float(w) for _, _, w in shown] == pytest.approx(weights.max(1), abs=6e-3)
+    assert "decoder cross-attention, layer 2, head 2" in view

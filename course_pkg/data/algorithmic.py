@@ -3,7 +3,7 @@
 Every generator draws from ``numpy.random.default_rng(seed)``: the same seed gives the same data.
 Sequences are time-major, ``(T, B, ...)``, like the rest of ``course_pkg.data``.
 
-**Digit strings** (chapter 9): reverse (or copy) a string of decimal digits. Token ids::
+**Digit strings** (chapter 10): reverse (or copy) a string of decimal digits. Token ids::
 
     0 <pad>   1 <s> (start)   2 </s> (end)   3..12 the digits 0..9      (DIGIT_VOCABULARY)
 
@@ -13,11 +13,11 @@ For a source ``x_1..x_L`` with target ``y_1..y_L`` (``y = x`` reversed, or ``x``
     tgt_in   <s> y_1 .. y_L              (L+1, B)     what the decoder reads (teacher forcing)
     tgt_out  y_1 .. y_L </s>             (L+1, B)     what it must predict at each step
 
-**Number sorting** (chapter 10, Vinyals, Fortunato & Jaitly 2015, *Pointer networks*): N numbers
+**Number sorting** (chapter 11, Vinyals, Fortunato & Jaitly 2015, *Pointer networks*): N numbers
 in, the target at output step i is the *input position* of the i-th smallest number, i.e. the
 argsort; a pointer network predicts a distribution over the N input positions at every step.
 
-**NTM copy task** (chapter 12, Graves, Wayne & Danihelka 2014, *Neural Turing machines*, 4.1):
+**NTM copy task** (chapter 13, Graves, Wayne & Danihelka 2014, *Neural Turing machines*, 4.1):
 ``L`` random binary vectors of ``bits`` bits, then one step with a delimiter flag, then ``L`` blank
 steps during which the network must write the vectors back out, in order. With ``bits + 1`` input
 channels (the last one is the delimiter) and ``T = 2L + 1`` steps::

@@ -1,4 +1,4 @@
-"""Small noisy pictures of the ten digits, drawn from bitmaps written for this course (chapter 16).
+"""Small noisy pictures of the ten digits, drawn from bitmaps written for this course (chapter 17).
 
 scikit-learn's ``load_digits`` is not available here, so the chapter on CNN + LSTM hybrids makes
 its own digit images. Each digit 0-9 is a 5-wide, 7-tall bitmap (``GLYPHS``, one string per row,

@@ -1,5 +1,5 @@
 """Synthetic named-entity sentences with BIO tags, whose test names are never seen in training
-(chapter 16: the character-CNN + BiLSTM tagger), and span-level F1.
+(chapter 17: the character-CNN + BiLSTM tagger), and span-level F1.
 
 Sentences come from templates such as ``yesterday {PER} met {PER} in {LOC} .``. Names are built
 from syllables, and the two kinds are spelled differently: a person's first name is two

@@ -1,4 +1,4 @@
-"""Moving shapes: small synthetic videos for next-frame prediction (chapter 13, ConvLSTM).
+"""Moving shapes: small synthetic videos for next-frame prediction (chapter 14, ConvLSTM).
 
 Each sequence shows ``num_shapes`` small binary shapes (3x3 squares and crosses) moving in
 straight lines over a ``size x size`` black grid and bouncing off its walls, in the spirit of the

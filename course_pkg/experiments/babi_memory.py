@@ -1,4 +1,4 @@
-"""Chapter 11's experiment: a memory network and an LSTM answer bAbI-style task-1 questions.
+"""Chapter 12's experiment: a memory network and an LSTM answer bAbI-style task-1 questions.
 
 Both models see the same 1000 generated stories (`course_pkg.data.babi`, "Where is X?" answered by
 X's latest place) and get the same training budget: the same number of Adam steps on minibatches

@@ -1,4 +1,4 @@
-"""Chapter 16's experiments: a convolution in front of a recurrent network.
+"""Chapter 17's experiments: a convolution in front of a recurrent network.
 
 1. **Tagging unseen names** (Ma & Hovy 2016, *End-to-end Sequence Labeling via Bi-directional
    LSTM-CNNs-CRF*, without the CRF). `compare_taggers` trains two
@@ -39,7 +39,13 @@ from torch import Tensor, nn
 
 from course_pkg.batching import masked_cross_entropy
 from course_pkg.data.digit_glyphs import digit_sequences, two_digit_images
-from course_pkg.data.entity_tagging import EntityTaggingData, entity_tagging, span_f1
+from course_pkg.data.entity_tagging import (
+    EntityTaggingData,
+    EntityVocabularies,
+    encode_sentences,
+    entity_tagging,
+    span_f1,
+)
 from course_pkg.models.char_cnn_tagger import CharCNNTagger
 from course_pkg.models.image_sequence import (
     FrameEncoder,
@@ -51,7 +57,7 @@ from course_pkg.validation import require_in_range, require_positive_int, requir
 
 __all__ = [
     "TAGGER_NAMES", "ENTITY_KINDS", "TaggerRun", "TaggedExample", "TaggerComparison",
-    "kind_f1", "compare_taggers", "tagger_table",
+    "kind_f1", "compare_taggers", "tag_sentence", "tagger_table",
     "PerFrameClassifier", "FRAME_MODELS", "FrameRun", "compare_frame_models", "frame_table",
     "CAPTION_START", "CaptionRun", "caption_two_digit_numbers",
 ]
@@ -124,6 +130,26 @@ class TaggerComparison:
     runs: list[TaggerRun]
     examples: list[TaggedExample]       # test sentences, predictions of the first seed's models
     unseen_fraction: float              # fraction of test entity words missing from training
+    models: dict = field(default_factory=dict)   # TAGGER_NAMES key -> the first seed's tagger
+    vocabularies: EntityVocabularies | None = None  # the first seed's training vocabularies
+
+
+@torch.no_grad()
+def tag_sentence(models: dict, vocabularies: EntityVocabularies, words: Sequence[str],
+                 gold: Sequence[str]) -> TaggedExample:
+    """One sentence (``words`` and its ``gold`` BIO tags) tagged by every tagger in ``models``
+    (TAGGER_NAMES key -> trained `CharCNNTagger`), encoded with the training ``vocabularies``."""
+    missing = [key for key in TAGGER_NAMES if key not in models]
+    if missing:
+        raise ValueError(f"models: expected a tagger for each of {list(TAGGER_NAMES)}, "
+                         f"missing {missing}")
+    if not isinstance(vocabularies, EntityVocabularies):
+        raise TypeError(f"vocabularies: expected EntityVocabularies, got "
+                        f"{type(vocabularies).__name__}")
+    data = encode_sentences([list(words)], [list(gold)], vocabularies)
+    return TaggedExample(words=list(words), gold=list(gold),
+                         predicted={key: _predict(models[key], data)[0] for key in TAGGER_NAMES},
+                         unseen=[w not in vocabularies.words for w in words])
 
 
 @torch.no_grad()
@@ -172,6 +198,7 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
     require_in_range("word_dropout", word_dropout, 0.0, 1.0)
 
     runs, examples, unseen_fraction = [], [], 0.0
+    first_models, first_vocabularies = {}, None
     for seed in seeds:
         train_data = entity_tagging(num_train, "train", seed=seed)
         vocabularies = train_data.vocabularies
@@ -198,6 +225,8 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
                 parameters=sum(p.numel() for p in model.parameters()),
                 seconds=seconds, losses=losses))
             predictions[model_key] = test_predicted
+            if seed == seeds[0]:
+                first_models[model_key], first_vocabularies = model, vocabularies
         if seed == seeds[0]:
             entity_words = [w for sentence, tags in zip(test_data.sentences,
                                                         test_data.tag_sequences)
@@ -209,7 +238,7 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
                     words=test_data.sentences[i], gold=test_data.tag_sequences[i],
                     predicted={key: predictions[key][i] for key in TAGGER_NAMES},
                     unseen=[w not in vocabularies.words for w in test_data.sentences[i]]))
-    return TaggerComparison(runs, examples, unseen_fraction)
+    return TaggerComparison(runs, examples, unseen_fraction, first_models, first_vocabularies)
 
 
 def tagger_table(runs: Sequence[TaggerRun]) -> str:

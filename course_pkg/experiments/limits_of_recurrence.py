@@ -1,4 +1,4 @@
-"""Where recurrence runs out, measured (chapter 17).
+"""Where recurrence runs out, measured (chapter 18).
 
 Four small experiments for the last chapter of the book, each returning plain data that the page
 prints and plots:
@@ -110,7 +110,7 @@ def time_recurrence_vs_attention(lengths: Sequence[int] = (16, 32, 64, 128, 256,
     network of ``width`` units, no mask). For every T all read the same input x (T, B, width);
     the backward pass starts from a fixed random upstream gradient of the output (T, B, width).
     The models take turns, in an order shuffled afresh for every repeat, after ``warmup`` untimed
-    rounds, so a change in the machine's load hits all alike (as in chapter 15's timing).
+    rounds, so a change in the machine's load hits all alike (as in chapter 16's timing).
 
     Also counted: the sequential steps (the LSTM must make T state updates one after another;
     the attention block computes every position at once, one layer deep) and the number of

@@ -1,4 +1,4 @@
-"""Chapter 14's experiment: Mogrifier LSTM against a plain LSTM *of the same size*.
+"""Chapter 15's experiment: Mogrifier LSTM against a plain LSTM *of the same size*.
 
 Melis, Kocisky & Blunsom (2019), *Mogrifier LSTM*, report lower perplexities than an LSTM on
 word- and character-level language modelling. A fair small-scale check must give both models the

@@ -1,4 +1,4 @@
-"""Next-frame prediction on moving shapes (chapter 13): ConvLSTM vs FC-LSTM vs copy-last-frame.
+"""Next-frame prediction on moving shapes (chapter 14): ConvLSTM vs FC-LSTM vs copy-last-frame.
 
 Shi et al. (2015), *Convolutional LSTM Network*, compare a ConvLSTM with a fully connected LSTM
 ("FC-LSTM") on moving MNIST. This module repeats the comparison at CPU scale on

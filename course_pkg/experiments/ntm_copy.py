@@ -1,4 +1,4 @@
-"""Chapter 12's experiment: the copy task of Graves, Wayne & Danihelka (2014), scaled to a CPU.
+"""Chapter 13's experiment: the copy task of Graves, Wayne & Danihelka (2014), scaled to a CPU.
 
 A network reads ``L`` random binary vectors, then a delimiter, and must write the ``L`` vectors
 back out (`course_pkg.data.algorithmic.ntm_copy_task`). We train on short sequences only

@@ -1,4 +1,4 @@
-"""Chapter 10's experiment: a pointer network learns to sort numbers.
+"""Chapter 11's experiment: a pointer network learns to sort numbers.
 
 The task (`course_pkg.data.algorithmic.sort_numbers`): N numbers drawn uniformly from [0, 1);
 the answer at output step i is the *input position* of the i-th smallest number. The model

@@ -1,4 +1,4 @@
-"""Chapter 9's experiment: reversing digit strings with and without attention.
+"""Chapter 10's experiment: reversing digit strings with and without attention.
 
 The task (`course_pkg.data.algorithmic.digit_strings`, ``task="reverse"``): read ``L`` random
 digits, write them back in reverse order. The model (`course_pkg.models.seq2seq.Seq2Seq`) is a
@@ -119,7 +119,7 @@ def train_reverser(
 ) -> ReversalRun:
     """Train a `Seq2Seq` reverser for ``steps`` steps; see the module doc for the set-up.
 
-    The defaults are chapter 9's: about half a minute on one CPU core with attention.
+    The defaults are chapter 10's: about half a minute on one CPU core with attention.
     """
     require_choice("attention", attention, ATTENTION_KINDS)
     require_positive_int("steps", steps)

@@ -1,4 +1,4 @@
-"""SRU against the LSTM: arithmetic per step, measured time, and accuracy (chapter 15).
+"""SRU against the LSTM: arithmetic per step, measured time, and accuracy (chapter 16).
 
 Lei, Zhang, Wang, Dai & Artzi (2018), *Simple Recurrent Units for Highly Parallelizable
 Recurrence*, claim that taking the previous state out of the matrix products makes a recurrent

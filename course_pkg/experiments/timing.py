@@ -1,5 +1,5 @@
-"""Timing models side by side: the median seconds of one forward + backward pass (chapters 15
-and 17, and the scripts in ``benchmarks/``).
+"""Timing models side by side: the median seconds of one forward + backward pass (chapters 16
+and 18, and the scripts in ``benchmarks/``).
 
 A shared machine's speed drifts while a benchmark runs. To compare several models fairly they
 take turns: every repeat runs each model once, in an order shuffled afresh for that repeat

@@ -1,5 +1,5 @@
 """A character-CNN + BiLSTM sequence tagger in the style of Ma & Hovy (2016), *End-to-end
-Sequence Labeling via Bi-directional LSTM-CNNs-CRF* (figures 1-2, without the CRF), chapter 16.
+Sequence Labeling via Bi-directional LSTM-CNNs-CRF* (figures 1-2, without the CRF), chapter 17.
 
 A word-level tagger knows a word only through its row of the embedding table, so a word never
 seen in training is the unknown token ``<unk>`` and all unseen names look alike. Ma & Hovy add a

@@ -1,5 +1,5 @@
-"""Recurrent models over images: CNN features fed to an LSTM (chapter 16) and next-frame
-predictors (chapter 13).
+"""Recurrent models over images: CNN features fed to an LSTM (chapter 17) and next-frame
+predictors (chapter 14).
 
 A CNN is good at one picture, an LSTM at a sequence; for a sequence of pictures the two are
 chained (Donahue et al. 2015, *Long-term Recurrent Convolutional Networks*): a small CNN,

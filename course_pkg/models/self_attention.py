@@ -1,5 +1,5 @@
 """Self-attention and a small Transformer-style sequence model (Vaswani et al. 2017, *Attention Is
-All You Need*, sections 3.2-3.5), chapter 17: what came after recurrence.
+All You Need*, sections 3.2-3.5), chapter 18: what came after recurrence.
 
 A recurrent network carries information from step s to step t through t - s updates of its
 state, one after the other. Self-attention lets every step look at every other step directly,

@@ -1,16 +1,19 @@
-"""Widgets of chapters 9 and 10: where the decoder looks, one output step at a time.
+"""Widgets of chapters 10 and 11: where the decoder looks, one output step at a time.
 
-- `alignment_widget` (chapter 9): a trained `course_pkg.models.seq2seq.Seq2Seq` decodes one
+- `alignment_widget` (chapter 10): a trained `course_pkg.models.seq2seq.Seq2Seq` decodes one
   digit string greedily; a slider over the decoder steps t shows the attention weights
   ``a_tj`` over the source positions j (Bahdanau et al. 2015, eq. 6), each source digit shaded
   by its weight, next to what the decoder has written so far.
-- `pointer_widget` (chapter 10): a trained `course_pkg.models.pointer.PointerNetwork` sorts one
+- `pointer_widget` (chapter 11): a trained `course_pkg.models.pointer.PointerNetwork` sorts one
   list greedily; a slider over the decoding steps i shows the output distribution
   ``p(C_i = j)`` over the input positions j (Vinyals et al. 2015, eq. 3), the positions already
   chosen greyed out (the mask gives them probability exactly 0).
 
-Both views are HTML tables computed once, when the widget is built
-(`course_pkg.widgets.precomputed.precomputed_slider`), so they also move in the static book.
+Both views are HTML tables. In the static book they are computed once, when the widget is built
+(`course_pkg.widgets.precomputed.precomputed_slider`), so they also move without a kernel. In a
+live kernel (`course_pkg.widgets.live.widget_mode`) the reader types the input (a digit string, a
+list of numbers) into a text box and picks the step; the trained model decodes whatever was
+typed (`course_pkg.widgets.live.live_controls`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import torch
 from course_pkg.data.algorithmic import DIGIT_VOCABULARY, FIRST_DIGIT, START
 from course_pkg.models.pointer import PointerNetwork
 from course_pkg.models.seq2seq import Seq2Seq
+from course_pkg.widgets.live import LiveRange, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
-__all__ = ["decode_with_attention", "alignment_widget", "decode_pointers", "pointer_widget"]
+__all__ = ["decode_with_attention", "alignment_widget", "decode_pointers", "pointer_widget",
+           "parse_digits", "parse_numbers"]
 
 MAX_STEPS = 12  # a slider of at most 12 views keeps the widget small
 _BLUE, _ORANGE, _GREY = "31,119,180", "255,127,14", "190,190,190"
@@ -41,13 +46,30 @@ def _shaded_cell(text: str, shade: float, colour: str, bold: bool = False) -> st
             f"background:rgba({colour},{min(max(shade, 0.0), 1.0):.2f})'>{inner}</td>")
 
 
+def _step_control() -> LiveRange:
+    """The step slider of live mode: 1..MAX_STEPS; a step past the input's end shows the last."""
+    return LiveRange(1, MAX_STEPS, 1, integer=True, fmt="d")
+
+
+def _decoder(decode):
+    """``decode(key)`` with the results kept, so moving the step slider decodes nothing again."""
+    seen = {}
+
+    def cached(key):
+        if key not in seen:
+            seen[key] = decode(key)
+        return seen[key]
+
+    return cached
+
+
 def _row(label: str, cells: Sequence[str], name: str) -> str:
     return (f"<tr class='{name}'><th style='text-align:left;padding-right:8px'>"
             f"{html.escape(label)}</th>{''.join(cells)}</tr>")
 
 
 # ----------------------------------------------------------------------------------------------
-# chapter 9: the attention of a seq2seq decoder
+# chapter 10: the attention of a seq2seq decoder
 # ----------------------------------------------------------------------------------------------
 def _check_digits(digits: Sequence[int]) -> list[int]:
     digits = [int(d) for d in digits]
@@ -95,13 +117,43 @@ def _render_alignment(step: int, digits: list[int], weights: np.ndarray, written
     return header + table
 
 
+def parse_digits(text: str) -> list[int]:
+    """A digit string as a reader types it ("31415", "3 1 4 1 5" or "3,1,4") -> [3, 1, 4, ...]."""
+    if not isinstance(text, str):
+        raise ValueError(f"digits: expected a str of 1 to {MAX_STEPS} digits 0-9, got {text!r}")
+    kept = text.replace(",", "").replace(" ", "")
+    if not kept.isdigit() or not 1 <= len(kept) <= MAX_STEPS:
+        raise ValueError(f"digits: expected 1 to {MAX_STEPS} digits 0-9, got {text!r}")
+    return [int(c) for c in kept]
+
+
 def alignment_widget(model: Seq2Seq, digits: Sequence[int] = (3, 1, 4, 1, 5, 9, 2, 6)):
     """A slider over the decoder steps of reversing ``digits`` (1 to 12 digits 0..9).
 
     Each view shades every source digit by the attention weight the chosen step gives it and
     prints the weights; the digit with the largest weight is in bold.
+
+    Live mode: a text box for the digits (any 1 to 12, decoded by ``model`` when typed) and a
+    step slider 1..12 (a step past the last shows the last).
     """
     digits = _check_digits(digits)
+    if widget_mode() == "live":
+        if not isinstance(model, Seq2Seq):
+            raise TypeError(f"model: expected a Seq2Seq, got {type(model).__name__}")
+        decoded = _decoder(lambda key: decode_with_attention(model, key))
+
+        def render(typed, step):
+            weights, written = decoded(tuple(typed))
+            return _render_alignment(min(step, len(typed)) - 1, typed, weights, written)
+
+        return live_controls(
+            [("digits", LiveText(parse_digits, sample="90210", placeholder="e.g. 31415"),
+              "".join(map(str, digits))),
+             ("decoder step t", _step_control(), 1)],
+            render,
+            caption="<b>Where the decoder looks.</b> Type any digits (1 to 12): the trained "
+                    "model reverses them in the kernel. Blue: the attention weight of each "
+                    "source digit at the chosen decoder step.")
     weights, written = decode_with_attention(model, digits)
     return precomputed_slider(
         "decoder step t",
@@ -114,7 +166,7 @@ def alignment_widget(model: Seq2Seq, digits: Sequence[int] = (3, 1, 4, 1, 5, 9, 
 
 
 # ----------------------------------------------------------------------------------------------
-# chapter 10: the output distribution of a pointer network
+# chapter 11: the output distribution of a pointer network
 # ----------------------------------------------------------------------------------------------
 def _check_numbers(numbers: Sequence[float]) -> list[float]:
     numbers = [float(x) for x in numbers]
@@ -177,6 +229,21 @@ def _render_pointer(step: int, numbers: list[float], probabilities: np.ndarray,
     return header + table
 
 
+def parse_numbers(text: str) -> list[float]:
+    """Numbers as a reader types them ("0.5 0.1 0.9" or "0.5, 0.1, 0.9") -> [0.5, 0.1, 0.9]."""
+    if not isinstance(text, str):
+        raise ValueError(f"numbers: expected a str of 1 to {MAX_STEPS} numbers, got {text!r}")
+    parts = text.replace(",", " ").split()
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"numbers: expected 1 to {MAX_STEPS} numbers separated by spaces or "
+                         f"commas, got {text!r}") from None
+    if not 1 <= len(numbers) <= MAX_STEPS or not all(np.isfinite(numbers)):
+        raise ValueError(f"numbers: expected 1 to {MAX_STEPS} finite numbers, got {text!r}")
+    return numbers
+
+
 def pointer_widget(model: PointerNetwork, numbers: Sequence[float] = (0.62, 0.07, 0.91, 0.35,
                                                                      0.48, 0.19),
                    mask_chosen: bool | None = None):
@@ -184,8 +251,33 @@ def pointer_widget(model: PointerNetwork, numbers: Sequence[float] = (0.62, 0.07
 
     Each view shades every input by its probability of being pointed at, prints the
     probabilities, and greys out the positions the mask has removed.
+
+    Live mode: a text box for the numbers (any 1 to 12, sorted by ``model`` when typed) and a
+    step slider 1..12 (a step past the last shows the last).
     """
     numbers = _check_numbers(numbers)
+    if widget_mode() == "live":
+        if not isinstance(model, PointerNetwork):
+            raise TypeError(f"model: expected a PointerNetwork, got {type(model).__name__}")
+        if mask_chosen is not None and not isinstance(mask_chosen, bool):
+            raise TypeError(f"mask_chosen: expected True, False or None, got {mask_chosen!r}")
+        masked = model.mask_chosen if mask_chosen is None else mask_chosen
+        decoded = _decoder(lambda key: decode_pointers(model, key, mask_chosen))
+
+        def render(typed, step):
+            probabilities, pointers = decoded(tuple(typed))
+            return _render_pointer(min(step, len(typed)) - 1, typed, probabilities, pointers,
+                                   masked)
+
+        return live_controls(
+            [("numbers", LiveText(parse_numbers, sample="0.9 0.15 0.4 0.72 0.05",
+                                  placeholder="e.g. 0.6 0.1 0.9"),
+              " ".join(f"{x:g}" for x in numbers)),
+             ("decoding step i", _step_control(), 1)],
+            render,
+            caption="<b>The pointer's output distribution.</b> Type any numbers (1 to 12): the "
+                    "trained network sorts them in the kernel. Blue: probability of pointing at "
+                    "each input at the chosen step; grey: positions already chosen, masked out.")
     probabilities, pointers = decode_pointers(model, numbers, mask_chosen)
     masked = model.mask_chosen if mask_chosen is None else mask_chosen
     return precomputed_slider(

@@ -10,6 +10,10 @@ A slider over the positions ``t`` of one sentence. For each position the view sh
   of word ``s`` (`context_sensitivity`). For the one-directional tagger it is exactly 0 for every
   ``s > t``: no path leads from a later word to an earlier output;
 - both taggers' predicted tag and its probability at ``t``.
+
+In a live kernel (`course_pkg.widgets.live.widget_mode`) the reader also types the sentence
+(any words of the vocabulary, up to 10): both taggers read it and the sensitivities are
+computed in the kernel.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ import torch
 
 from course_pkg.data.future_context import TAGS, WORDS
 from course_pkg.models.tagger import RecurrentTagger
+from course_pkg.widgets.live import LiveRange, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
-__all__ = ["context_sensitivity", "context_widget"]
+__all__ = ["context_sensitivity", "context_widget", "MAX_WORDS"]
+
+MAX_WORDS = 10  # the most words a sentence of the widget has
 
 
 def context_sensitivity(tagger: RecurrentTagger, words: torch.Tensor) -> np.ndarray:
@@ -85,23 +92,19 @@ def _render(t: int, sentence: Sequence[str], sensitivities: dict[str, np.ndarray
     return header + table + "<div>" + "; ".join(summary) + "</div>"
 
 
-def context_widget(
-    one_directional: RecurrentTagger,
-    bidirectional: RecurrentTagger,
-    sentence: str | Sequence[str] = "he saw a bat near the cave",
-    vocabulary: Sequence[str] = WORDS,
-    tags: Sequence[str] = TAGS,
-):
-    """A slider over the positions of ``sentence`` (at most 10 words): context read by each
-    direction, and the sensitivity of each tagger's scores at that position to every word."""
+def _sentence_ids(sentence, vocabulary: Sequence[str]) -> tuple[list[str], torch.Tensor]:
+    """Words of ``sentence`` (a str or a list of words) and their ids (T,) in ``vocabulary``."""
     tokens = sentence.split() if isinstance(sentence, str) else list(sentence)
-    if not 1 <= len(tokens) <= 10:
-        raise ValueError(f"sentence: expected between 1 and 10 words, got {len(tokens)}")
+    if not 1 <= len(tokens) <= MAX_WORDS:
+        raise ValueError(f"sentence: expected between 1 and {MAX_WORDS} words, got {len(tokens)}")
     unknown = [w for w in tokens if w not in vocabulary]
     if unknown:
         raise ValueError(f"sentence: unknown words {unknown}")
-    words = torch.tensor([list(vocabulary).index(w) for w in tokens])  # (T,)
-    taggers = {"one-directional": one_directional, "bidirectional": bidirectional}
+    return tokens, torch.tensor([list(vocabulary).index(w) for w in tokens])  # (T,)
+
+
+def _read(taggers: dict[str, RecurrentTagger], words: torch.Tensor):
+    """Sensitivities (T, T) and tag probabilities (T, K) of every tagger on one sentence."""
     sensitivities = {name: context_sensitivity(tagger, words) for name, tagger in taggers.items()}
     predictions = {}
     for name, tagger in taggers.items():
@@ -110,6 +113,56 @@ def context_widget(
         with torch.no_grad():
             predictions[name] = torch.softmax(tagger(words[:, None])[:, 0], dim=1)  # (T, K)
         tagger.train(was_training)
+    return sensitivities, predictions
+
+
+def _live_context_widget(taggers, tokens, vocabulary, tags):
+    for name, tagger in taggers.items():
+        if not isinstance(tagger, RecurrentTagger):
+            raise TypeError(f"{name}: expected a RecurrentTagger, got {type(tagger).__name__}")
+    seen = {}
+
+    def parse(text):
+        try:
+            return _sentence_ids(text, vocabulary)[0]
+        except ValueError as error:
+            raise ValueError(f"{error} (the vocabulary: {' '.join(vocabulary)})") from None
+
+    def render(words, position):
+        key = tuple(words)
+        if key not in seen:
+            seen[key] = _read(taggers, _sentence_ids(words, vocabulary)[1])
+        sensitivities, predictions = seen[key]
+        return _render(min(position, len(words)) - 1, words, sensitivities, predictions, tags)
+
+    sample = " ".join(list(vocabulary)[:3]) + " " + " ".join(tokens[-3:])
+    return live_controls(
+        [("sentence", LiveText(parse, sample=sample, placeholder="words of the vocabulary"),
+          " ".join(tokens)),
+         ("position t", LiveRange(1, MAX_WORDS, 1, integer=True, fmt="d"), 1)],
+        render,
+        caption="<b>What each direction has read</b>, and how strongly each word moves the tag "
+                "scores at position t. Type any sentence of the vocabulary's words (up to "
+                f"{MAX_WORDS}): both taggers read it in the kernel.")
+
+
+def context_widget(
+    one_directional: RecurrentTagger,
+    bidirectional: RecurrentTagger,
+    sentence: str | Sequence[str] = "he saw a bat near the cave",
+    vocabulary: Sequence[str] = WORDS,
+    tags: Sequence[str] = TAGS,
+):
+    """A slider over the positions of ``sentence`` (at most 10 words): context read by each
+    direction, and the sensitivity of each tagger's scores at that position to every word.
+
+    Live mode: a text box for the sentence (read by both taggers when typed) and a position
+    slider 1..10 (a position past the last word shows the last)."""
+    tokens, words = _sentence_ids(sentence, vocabulary)
+    taggers = {"one-directional": one_directional, "bidirectional": bidirectional}
+    if widget_mode() == "live":
+        return _live_context_widget(taggers, tokens, list(vocabulary), tags)
+    sensitivities, predictions = _read(taggers, words)
     return precomputed_slider(
         "position t",
         list(range(len(tokens))),

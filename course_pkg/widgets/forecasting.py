@@ -6,6 +6,11 @@ combination's MAE and RMSE. The views come from
 `course_pkg.experiments.sunspot_forecasting.HorizonForecasts` computed by the chapter, and are
 drawn once when the widget is built (`course_pkg.widgets.precomputed_grid`), so both sliders
 work in the static HTML book.
+
+In a live kernel (`course_pkg.widgets.live.widget_mode`), given each model's one-step
+``predictors`` and the ``data``, the horizon slider takes any h from 1 to ``max_horizon`` and the
+chosen model's k-step forecasts are computed there, feeding its predictions back
+(`course_pkg.experiments.sunspot_forecasting.forecast_test_years`).
 """
 
 from __future__ import annotations
@@ -15,8 +20,14 @@ from typing import Mapping, Sequence
 import ipywidgets as widgets
 import numpy as np
 
-from course_pkg.experiments.sunspot_forecasting import HorizonForecasts, horizon_errors
+from course_pkg.experiments.sunspot_forecasting import (
+    ForecastData,
+    HorizonForecasts,
+    forecast_test_years,
+    horizon_errors,
+)
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveChoice, LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import png_data_uri
 from course_pkg.widgets.precomputed_grid import precomputed_grid
 
@@ -58,8 +69,15 @@ class _Canvas:
 
 
 def forecast_widget(results: Mapping[str, HorizonForecasts],
-                    horizons: Sequence[int] = (1, 2, 4, 8)) -> widgets.VBox:
-    """Sliders over ``results`` (name -> forecasts of one model) and ``horizons``."""
+                    horizons: Sequence[int] = (1, 2, 4, 8),
+                    predictors: Mapping | None = None, data: ForecastData | None = None,
+                    max_horizon: int = 20, context: int = 30) -> widgets.VBox:
+    """Sliders over ``results`` (name -> forecasts of one model) and ``horizons``.
+
+    With ``predictors`` (name -> one-step predictor, one per name of ``results``) and ``data``,
+    live mode forecasts at any horizon from 1 to ``max_horizon`` (cut to what the years before the
+    test period allow with ``context`` values) in the kernel; without them, live mode walks the
+    precomputed views."""
     if not results:
         raise ValueError("results: expected at least one model's forecasts, got none")
     for name, result in results.items():
@@ -78,7 +96,46 @@ def forecast_widget(results: Mapping[str, HorizonForecasts],
     if any(not np.array_equal(r.years, years) for r in results.values()):
         raise ValueError("results: expected forecasts of the same test years for every model")
     canvas = _Canvas(years, top)
+    if (predictors is None) != (data is None):
+        raise ValueError("predictors, data: expected both (one-step predictors and the "
+                         "ForecastData) or neither, got "
+                         f"predictors={type(predictors).__name__}, data={type(data).__name__}")
+    if predictors is not None and widget_mode() == "live":
+        return _live_forecast_widget(canvas, names, horizons, predictors, data, max_horizon,
+                                     context)
     return precomputed_grid(
         "model", names, "horizon (years ahead)", list(horizons),
         lambda name, h: canvas.render(name, results[name], h),
         caption="Test years: each forecast uses only the data up to h years before it.")
+
+
+def _live_forecast_widget(canvas: _Canvas, names: list, horizons: Sequence[int],
+                          predictors: Mapping, data: ForecastData, max_horizon: int,
+                          context: int) -> widgets.VBox:
+    if not isinstance(data, ForecastData):
+        raise TypeError(f"data: expected ForecastData, got {type(data).__name__}")
+    missing = [name for name in names if name not in predictors]
+    if missing:
+        raise ValueError(f"predictors: expected a one-step predictor for every model of "
+                         f"results, {names}; missing {missing}")
+    require_positive_int("max_horizon", max_horizon)
+    require_positive_int("context", context)
+    highest = min(max_horizon, data.test.start + 1 - context)  # the origins must have context
+    if highest < 1:
+        raise ValueError(f"context: expected at most {data.test.start} values before the test "
+                         f"years, got {context}")
+
+    def render(name, h):
+        result = forecast_test_years(data, predictors[name], h, context)  # horizons 1..h
+        mae, rmse = horizon_errors(result)
+        return (f"<div class='cp-forecast'>{name}, horizon {h}: MAE {mae[h - 1]:.2f}, RMSE "
+                f"{rmse[h - 1]:.2f} (computed in the kernel)</div>"
+                + canvas.render(name, result, h))
+
+    return live_controls(
+        [("model", LiveChoice(tuple(names)), 0),
+         ("horizon (years ahead)", LiveRange(1, highest, 1, integer=True, fmt="d"),
+          min(horizons[0], highest) if horizons else 1)],
+        render,
+        caption="Test years: each forecast uses only the data up to h years before it; any "
+                "horizon, forecast by the model in the kernel (its predictions fed back).")

@@ -1,4 +1,4 @@
-"""Pictures of next-frame prediction (chapter 13, ConvLSTM).
+"""Pictures of next-frame prediction (chapter 14, ConvLSTM).
 
 - :func:`frame_rows_figure`: one row of true frames, then one row of predicted frames per model,
   for one video (the chapter's figure).
@@ -9,7 +9,9 @@
 Predictions come as a dict ``name -> (T-1, B, 1, H, W)`` tensor in [0, 1] where entry ``t - 1``
 predicts frame ``t + 1`` (as `course_pkg.experiments.next_frame.predicted_frames` returns them).
 All views are computed when the widget is built (`precomputed_slider`), so the slider also
-works in the static HTML book.
+works in the static HTML book. In a live kernel, given the trained ``models``, the widget has a
+second slider over every test video, and the models predict the chosen video's frames in the
+kernel (`course_pkg.experiments.next_frame.predicted_frames`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import Tensor
 
 from course_pkg.models.image_sequence import require_video
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
 __all__ = ["frame_rows_figure", "frame_errors", "next_frame_widget"]
@@ -86,34 +89,75 @@ def frame_rows_figure(frames: Tensor, predictions: dict, example: int = 0,
     return fig
 
 
-def next_frame_widget(frames: Tensor, predictions: dict, example: int = 0):
-    """A slider over t = 1..T-1: X_t, the true X_{t+1} and each model's prediction of it."""
+def _render_step(t: int, frames: Tensor, predictions: dict, example: int, errors: dict) -> str:
+    """The view of step t: X_t, the true X_{t+1}, each model's prediction, and the errors."""
     import matplotlib.pyplot as plt
 
-    _check(frames, predictions, example)
-    errors = frame_errors(frames, predictions, example)
     names = list(predictions)
+    panels = [(f"read: frame {t}", frames[t - 1, example]),
+              (f"true frame {t + 1}", frames[t, example])]
+    panels += [(name, predictions[name][t - 1, example]) for name in names]
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.6 * len(panels), 1.9))
+    for ax, (title, frame) in zip(axes, panels):
+        ax.imshow(_image(frame), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    picture = (f"<img src='{png_data_uri(figure_to_png(fig))}' "
+               f"alt='frame {t + 1} and its predictions' style='max-width:100%'/>")
+    rows = "".join(f"<tr><td style='padding:2px 8px'>{name}</td>"
+                   f"<td style='padding:2px 8px'>{errors[name][t - 1]:.4f}</td></tr>"
+                   for name in names)
+    table = (f"<table class='next-frame-errors' style='{TABLE_STYLE}'><tr>"
+             f"<th style='padding:2px 8px'>model</th><th style='padding:2px 8px'>"
+             f"MSE on frame {t + 1}</th></tr>{rows}</table>")
+    return picture + table
+
+
+def _live_next_frame_widget(frames: Tensor, names: list, models: dict, example: int):
+    from course_pkg.experiments.next_frame import predicted_frames
+
+    missing = [name for name in names if name not in models]
+    if missing:
+        raise ValueError(f"models: expected a model (or None for copy-last-frame) for every "
+                         f"name in predictions, {names}; missing {missing}")
+    seen = {}
+
+    def render(video, t):
+        if video not in seen:
+            one = frames[:, video:video + 1]                             # (T, 1, 1, H, W)
+            predicted = {name: predicted_frames(models[name], one) for name in names}
+            seen[video] = (one, predicted, frame_errors(one, predicted, 0))
+        one, predicted, errors = seen[video]
+        return f"<div>test video {video}</div>" + _render_step(t, one, predicted, 0, errors)
+
+    return live_controls(
+        [("test video", LiveRange(0, frames.shape[1] - 1, 1, integer=True, fmt="d"), example),
+         ("step t", LiveRange(1, frames.shape[0] - 1, 1, integer=True, fmt="d"), 1)],
+        render,
+        caption="The models have read frames 1..t and predict frame t+1; pick any test video: "
+                "the trained models predict it in the kernel.")
+
+
+def next_frame_widget(frames: Tensor, predictions: dict, example: int = 0,
+                      models: dict | None = None):
+    """A slider over t = 1..T-1: X_t, the true X_{t+1} and each model's prediction of it.
+
+    ``models`` (name -> trained model, or None for copy-last-frame; one per name of
+    ``predictions``) gives live mode a second slider over every test video, predicted in the
+    kernel; without it live mode walks the precomputed steps on demand.
+    """
+    _check(frames, predictions, example)
+    if models is not None and not isinstance(models, dict):
+        raise TypeError(f"models: expected a dict name -> model or None, got "
+                        f"{type(models).__name__}")
+    if models is not None and widget_mode() == "live":
+        return _live_next_frame_widget(frames, list(predictions), models, example)
+    errors = frame_errors(frames, predictions, example)
 
     def render(t):
-        panels = [(f"read: frame {t}", frames[t - 1, example]),
-                  (f"true frame {t + 1}", frames[t, example])]
-        panels += [(name, predictions[name][t - 1, example]) for name in names]
-        fig, axes = plt.subplots(1, len(panels), figsize=(1.6 * len(panels), 1.9))
-        for ax, (title, frame) in zip(axes, panels):
-            ax.imshow(_image(frame), cmap="gray", vmin=0, vmax=1)
-            ax.set_title(title, fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.tight_layout()
-        picture = (f"<img src='{png_data_uri(figure_to_png(fig))}' "
-                   f"alt='frame {t + 1} and its predictions' style='max-width:100%'/>")
-        rows = "".join(f"<tr><td style='padding:2px 8px'>{name}</td>"
-                       f"<td style='padding:2px 8px'>{errors[name][t - 1]:.4f}</td></tr>"
-                       for name in names)
-        table = (f"<table class='next-frame-errors' style='{TABLE_STYLE}'><tr>"
-                 f"<th style='padding:2px 8px'>model</th><th style='padding:2px 8px'>"
-                 f"MSE on frame {t + 1}</th></tr>{rows}</table>")
-        return picture + table
+        return _render_step(t, frames, predictions, example, errors)
 
     options = list(range(1, frames.shape[0]))
     return precomputed_slider("step t", options, render, labels=[str(t) for t in options],

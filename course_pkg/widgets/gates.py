@@ -11,7 +11,9 @@
   half and one tenth of what was stored.
 
 All views are computed when the widget is built (`precomputed_slider`), so the sliders also work
-in the static HTML book.
+in the static HTML book. In a live kernel (`course_pkg.widgets.live.widget_mode`) the LSTM
+widget draws any adding-problem sequence (a seed and a length slider) and runs the model on it
+there, and the GRU widget takes any bias.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 
 from course_pkg.validation import require_positive_int
-from course_pkg.widgets.live import LiveRange
+from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
 
 __all__ = ["lstm_gates_widget", "marked_steps", "memory_unit", "gate_summary",
@@ -124,6 +126,10 @@ def lstm_gates_widget(model, num_examples: int = 5, length: int = 50, seed: int 
     the input, forget and output gates (unit by time step, 0 to 1); the cell states, the
     `memory_unit` in black; and a table of the gate values at the two marked steps and at the
     other steps (`gate_summary`), averaged over the units and for the memory unit.
+
+    Live mode: a seed slider (0..9999) and a length slider (10..200) draw one sequence
+    ``adding_problem(1, length, seed=seed)``, which the model reads in the kernel; the memory
+    unit stays the one found on the ``num_examples`` sequences above.
     """
     from course_pkg.data.synthetic import adding_problem
     from course_pkg.experiments.gate_traces import lstm_gate_trace
@@ -141,6 +147,20 @@ def lstm_gates_widget(model, num_examples: int = 5, length: int = 50, seed: int 
     with torch.no_grad():
         predictions = model(x).squeeze(-1).numpy()                       # (B,)
     unit = memory_unit(trace, x[:, :, 1].numpy())
+    if widget_mode() == "live":
+        def render(draw_seed, draw_length):
+            x1, y1 = adding_problem(1, draw_length, seed=draw_seed, dtype=dtype)  # (T, 1, 2), (1,)
+            trace1 = lstm_gate_trace(model.recurrent, x1)
+            with torch.no_grad():
+                predicted = model(x1).squeeze(-1).numpy()                     # (1,)
+            return _render_example(0, trace1, x1, y1.numpy(), predicted, unit)
+
+        return live_controls(
+            [("sequence seed", LiveRange(0, 9999, 1, integer=True, fmt="d"), seed),
+             ("length T", LiveRange(10, 200, 1, integer=True, fmt="d"), length)],
+            render,
+            caption="<b>Inside an LSTM on the adding problem:</b> any sequence (seed, length), "
+                    "run through the model in the kernel; dotted red lines: the marked steps.")
     return precomputed_slider(
         "example", list(range(num_examples)),
         lambda k: _render_example(k, trace, x, y.numpy(), predictions, unit),

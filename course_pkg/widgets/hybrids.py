@@ -1,11 +1,16 @@
 """Test sentences tagged by the word-only BiLSTM and by the char-CNN + BiLSTM, side by side
-(chapter 16).
+(chapter 17).
 
 Each view of the slider is one sentence from the test split of the entity-tagging task (names
 never seen in training), as an HTML table: a column per token, a row for the words, the gold BIO
 tags and each tagger's predicted tags (`course_pkg.experiments.cnn_bilstm.compare_taggers`). A
 wrong tag is marked in red (class ``tag-error``); a word missing from the training vocabulary,
 which the word embedding sees as ``<unk>``, is underlined and starred.
+
+In a live kernel (`course_pkg.widgets.live.widget_mode`), given the trained taggers
+(``TaggerComparison.models`` and ``.vocabularies``), the slider picks any test sentence by its
+seed, ``entity_sentences(1, "test", seed)`` (seed 0 is the first sentence above), and both
+taggers tag it in the kernel (`course_pkg.experiments.cnn_bilstm.tag_sentence`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import ipywidgets as widgets
 
 from course_pkg.experiments.cnn_bilstm import TAGGER_NAMES, TaggedExample
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import TABLE_STYLE, precomputed_slider
 
 __all__ = ["tagged_sentence_html", "tagged_sentences_widget"]
@@ -65,8 +71,13 @@ def tagged_sentence_html(example: TaggedExample) -> str:
 
 
 def tagged_sentences_widget(examples: Sequence[TaggedExample],
-                            max_sentences: int = 8) -> widgets.VBox:
-    """A slider over up to ``max_sentences`` tagged test sentences (see module docstring)."""
+                            max_sentences: int = 8, models: dict | None = None,
+                            vocabularies=None) -> widgets.VBox:
+    """A slider over up to ``max_sentences`` tagged test sentences (see module docstring).
+
+    With ``models`` (TAGGER_NAMES key -> trained tagger) and their training ``vocabularies``,
+    live mode tags any test sentence (a seed slider 0..9999) in the kernel; without them live
+    mode walks the given sentences."""
     require_positive_int("max_sentences", max_sentences)
     examples = list(examples)
     if not examples:
@@ -74,6 +85,24 @@ def tagged_sentences_widget(examples: Sequence[TaggedExample],
     for i, example in enumerate(examples):
         _check_example(f"examples[{i}]", example)
     shown = examples[:max_sentences]
+    if (models is None) != (vocabularies is None):
+        raise ValueError("models, vocabularies: expected both (the trained taggers and their "
+                         f"training vocabularies) or neither, got models={type(models).__name__}, "
+                         f"vocabularies={type(vocabularies).__name__}")
+    if models is not None and widget_mode() == "live":
+        from course_pkg.data.entity_tagging import entity_sentences
+        from course_pkg.experiments.cnn_bilstm import tag_sentence
+
+        def render(seed):
+            (words,), (gold,) = entity_sentences(1, "test", seed=seed)
+            return (f"<div>test sentence of seed {seed}</div>"
+                    + tagged_sentence_html(tag_sentence(models, vocabularies, words, gold)))
+
+        tag_sentence(models, vocabularies, shown[0].words, shown[0].gold)  # bad arguments: now
+        return live_controls(
+            [("test sentence seed", LiveRange(0, 9999, 1, integer=True, fmt="d"), 0)], render,
+            caption="Any test sentence (names unseen in training), tagged by both trained "
+                    "taggers in the kernel; wrong tags in red.")
     return precomputed_slider(
         "test sentence", shown, tagged_sentence_html,
         labels=[str(i + 1) for i in range(len(shown))],

@@ -14,6 +14,12 @@ dragging it computes one value, not fifty), keeps a cache of the views already c
 back is instant), and shows a status line and a progress bar while it computes. Without a running
 event loop (plain Python, a test) a change is computed at once.
 
+A widget whose view depends on more than one knob (a sequence the reader types and a step in its
+decoding, a model and a horizon) uses `live_controls`: several controls, each a `LiveRange`, a
+`LiveText` (a text box whose text ``parse`` turns into a value) or a `LiveChoice` (a fixed list
+of options), and one ``render(*values)``; the same controller debounces and caches the tuple of
+values.
+
 The mode comes from the environment variable ``COURSE_WIDGETS``: ``static`` (exported by
 ``make book``, and set by the book's Sphinx extension for any ``jupyter-book build``) or ``live``;
 unset, a widget is live inside a Jupyter kernel and static elsewhere.
@@ -22,6 +28,7 @@ unset, a widget is live inside a Jupyter kernel and static elsewhere.
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import os
 import time
@@ -30,7 +37,8 @@ from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
 
-__all__ = ["DEBOUNCE_S", "LiveRange", "MODES", "live_control", "widget_mode"]
+__all__ = ["DEBOUNCE_S", "LiveChoice", "LiveRange", "LiveText", "MODES", "live_control",
+           "live_controls", "widget_mode"]
 
 MODES = ("static", "live")
 #: Seconds without a new value before a live control computes (the debounce).
@@ -110,6 +118,69 @@ class LiveRange:
                                    readout_format=self.fmt, **common)
 
 
+@dataclass(frozen=True)
+class LiveText:
+    """A text box of a widget in live mode: the reader types an input (a digit string, a
+    sentence, a list of numbers) and ``parse(text)`` turns it into the value ``render`` gets,
+    raising ValueError (shown next to the box) when the text is not a valid input.
+
+    ``sample`` is another input a reader might type (the chapter test types it).
+    """
+
+    parse: Callable[[str], Any]
+    sample: str = ""
+    placeholder: str = ""
+
+    def __post_init__(self):
+        if not callable(self.parse):
+            raise TypeError(f"parse: expected a callable str -> value, got "
+                            f"{type(self.parse).__name__}")
+
+    def check(self, text) -> str:
+        if not isinstance(text, str):
+            raise ValueError(f"text: expected a str, got {type(text).__name__} {text!r}")
+        self.parse(text)  # raises on a bad input
+        return text
+
+    def slider(self, description: str, value) -> widgets.Widget:
+        return widgets.Text(value=value, description=description, placeholder=self.placeholder,
+                            continuous_update=False, style={"description_width": "initial"},
+                            layout=widgets.Layout(width="420px"))
+
+
+@dataclass(frozen=True)
+class LiveChoice:
+    """A fixed list of ``options`` (written as ``labels``) for one control of `live_controls`;
+    its value is the option's index, ``render`` gets the option."""
+
+    options: tuple
+    labels: tuple | None = None
+
+    def __post_init__(self):
+        if len(self.options) == 0:
+            raise ValueError("options: expected at least one option, got none")
+        if self.labels is not None and len(self.labels) != len(self.options):
+            raise ValueError(f"labels: expected {len(self.options)} labels (one per option), "
+                             f"got {len(self.labels)}")
+
+    def names(self) -> list[str]:
+        return [str(o) for o in self.options] if self.labels is None else list(self.labels)
+
+    def check(self, index) -> int:
+        if isinstance(index, bool) or not isinstance(index, int) or \
+                not 0 <= index < len(self.options):
+            raise ValueError(f"index: expected an int in [0, {len(self.options) - 1}], "
+                             f"got {index!r}")
+        return index
+
+    def slider(self, description: str, value) -> widgets.Widget:
+        return widgets.SelectionSlider(options=list(zip(self.names(), range(len(self.options)))),
+                                       index=value, description=description,
+                                       continuous_update=True,
+                                       style={"description_width": "initial"},
+                                       layout=widgets.Layout(width="420px"))
+
+
 class LiveController:
     """Computes and shows the view for the control's value: debounced, cached, with progress.
 
@@ -120,7 +191,8 @@ class LiveController:
     def __init__(self, description: str, compute: Callable[[Any], widgets.Widget],
                  key: Callable[[Any], Any], label: Callable[[Any], str]):
         self.description = description
-        self._compute, self._key, self._label = compute, key, label
+        self._compute, self._key = compute, key
+        self._label = label  # no description: the label names the values ("a = 1, b = 2")
         self.cache: dict[Any, widgets.Widget] = {}
         self.computed: list[Any] = []
         self.shown: Any = None
@@ -138,13 +210,13 @@ class LiveController:
         key = self._key(value)
         view = self.cache.get(key)
         if view is None:
-            self.status.value = f"<i>computing {self.description} = {self._label(value)} ...</i>"
+            self.status.value = f"<i>computing {self._said(value)} ...</i>"
             self.progress.value, self.progress.layout.visibility = 0.1, "visible"
             started = time.perf_counter()
             try:
                 view = self._compute(value)
             except Exception as error:  # show it next to the slider, then raise it
-                self.status.value = f"<b>error</b> at {self._label(value)}: {error}"
+                self.status.value = f"<b>error</b> at {self._said(value)}: {error}"
                 self.progress.layout.visibility = "hidden"
                 raise
             seconds = time.perf_counter() - started
@@ -152,15 +224,18 @@ class LiveController:
                 self.cache.pop(next(iter(self.cache)))
             self.cache[key] = view
             self.computed.append(value)
-            status = (f"{self.description} = {self._label(value)}: computed in the kernel in "
-                      f"{seconds:.2f} s")
+            status = f"{self._said(value)}: computed in the kernel in {seconds:.2f} s"
         else:
-            status = f"{self.description} = {self._label(value)} (cached)"
+            status = f"{self._said(value)} (cached)"
         self.view.children = (view,)  # the view first, then the line that announces it
         self.shown = value
         self.progress.value, self.progress.layout.visibility = 1.0, "hidden"
         self.status.value = status
         return view
+
+    def _said(self, value) -> str:
+        label = self._label(value)
+        return f"{self.description} = {label}" if self.description else label
 
     def reference(self, value) -> widgets.Widget:
         """The view for ``value`` computed afresh (no cache, not shown): what a test compares with."""
@@ -180,7 +255,7 @@ class LiveController:
             self._timer.cancel()
         if self._settled is None or self._settled.done():
             self._settled = loop.create_future()
-        self.status.value = f"<i>{self.description} = {self._label(value)} ...</i>"
+        self.status.value = f"<i>{self._said(value)} ...</i>"
         self._timer = loop.call_later(DEBOUNCE_S, self._fire)
 
     def _fire(self) -> None:
@@ -250,4 +325,109 @@ def live_control(
     box.slider, box.view, box.live, box.mode = slider, controller.view, controller, "live"
     box.live_range, box.options = live, (None if options is None else list(options))
     box.settled = controller.settled
+    return box
+
+
+def _parsed(spec, raw):
+    """What ``render`` gets for a control's raw value (a number, a text, an option's index)."""
+    if isinstance(spec, LiveText):
+        return spec.parse(raw)
+    if isinstance(spec, LiveChoice):
+        return spec.options[raw]
+    return raw
+
+
+def _said(spec, raw) -> str:
+    if isinstance(spec, LiveText):
+        return repr(raw)
+    if isinstance(spec, LiveChoice):
+        return spec.names()[raw]
+    return format(raw, spec.fmt)
+
+
+def live_controls(
+    controls: Sequence[tuple[str, LiveRange | LiveText | LiveChoice, Any]],
+    render: Callable[..., Any],
+    caption: str = "",
+) -> widgets.VBox:
+    """A live widget with several controls: ``controls`` is a list of ``(description, spec,
+    initial)``, each spec a `LiveRange` (initial: a number), a `LiveText` (initial: a text) or a
+    `LiveChoice` (initial: an option's index); ``render(*values)`` gets one value per control
+    (a number, ``parse(text)``, the option) and returns the view.
+
+    A change of any control requests the tuple of raw values (debounced, cached, with progress,
+    as in `live_control`). Returns a ``VBox`` with ``.controls`` (the control widgets, in
+    order), ``.specs``, ``.view``, ``.live`` (the `LiveController`, whose values are tuples of
+    raw values), ``.mode == "live"``, ``.settled()``, and ``.set(*raw_values)``, which moves
+    every control at once and requests one computation.
+    """
+    from course_pkg.widgets.precomputed import view_widget
+
+    controls = list(controls)
+    if not controls:
+        raise ValueError("controls: expected at least one (description, spec, initial), got none")
+    for i, entry in enumerate(controls):
+        if not (isinstance(entry, tuple) and len(entry) == 3 and
+                isinstance(entry[1], (LiveRange, LiveText, LiveChoice))):
+            raise TypeError(f"controls[{i}]: expected (description, LiveRange | LiveText | "
+                            f"LiveChoice, initial), got {entry!r}")
+    names = [name for name, _, _ in controls]
+    specs = [spec for _, spec, _ in controls]
+    initial = tuple(spec.check(value) for _, spec, value in controls)
+    sliders = [spec.slider(name, value) for name, spec, value in controls]
+
+    def key(values):
+        return tuple(round(float(v), 12) if isinstance(s, LiveRange) else v
+                     for s, v in zip(specs, values))
+
+    def label(values):
+        return ", ".join(f"{n} = {_said(s, v)}" for n, s, v in zip(names, specs, values))
+
+    controller = LiveController(
+        "", lambda values: view_widget(render(*(_parsed(s, v) for s, v in zip(specs, values)))),
+        key=key, label=label)
+    quiet = [False]
+
+    def current():
+        return tuple(s.check(w.index if isinstance(s, LiveChoice) else w.value)
+                     for s, w in zip(specs, sliders))
+
+    def changed(_change):
+        if quiet[0]:
+            return
+        try:
+            values = current()
+        except ValueError as error:  # e.g. a text that is not a valid input: say so, keep the view
+            controller.status.value = f"<b>error</b>: {html.escape(str(error))}"
+            return
+        controller.request(values)
+
+    controller.show(initial)
+    for slider in sliders:
+        slider.observe(changed, names="index" if isinstance(slider, widgets.SelectionSlider)
+                       else "value")
+
+    def set_values(*values):
+        if len(values) != len(specs):
+            raise ValueError(f"values: expected {len(specs)} values (one per control: {names}), "
+                             f"got {len(values)}")
+        values = tuple(s.check(v) for s, v in zip(specs, values))
+        quiet[0] = True
+        try:
+            for spec, slider, value in zip(specs, sliders, values):
+                if isinstance(spec, LiveChoice):
+                    slider.index = value
+                else:
+                    slider.value = value
+        finally:
+            quiet[0] = False
+        controller.request(current())
+
+    parts = [*sliders, widgets.HBox([controller.progress, controller.status]), controller.view]
+    if caption:
+        parts.insert(0, widgets.HTML(value=caption))
+    box = widgets.VBox(parts)
+    box.controls, box.specs, box.view, box.live, box.mode = sliders, specs, controller.view, \
+        controller, "live"
+    box.settled, box.set = controller.settled, set_values
     return box

@@ -1,16 +1,21 @@
-"""Widgets and pictures of chapters 11 and 12: where memory models look.
+"""Widgets and pictures of chapters 12 and 13: where memory models look.
 
-- `story_attention_widget` (chapter 11): a slider over task-1 stories; each view lists the
+- `story_attention_widget` (chapter 12): a slider over task-1 stories; each view lists the
   sentences with the attention ``p_i`` of every hop of an `EndToEndMemoryNetwork`, the question,
   the right answer and the model's answer. `hop_attention_figure` draws one story's attention as
   a heatmap (sentences x hops).
-- `addressing_widget` (chapter 12): a slider over settings of the NTM head parameters
+- `addressing_widget` (chapter 13): a slider over settings of the NTM head parameters
   ``(beta, g, s, gamma)``; each view shows the weighting after every stage of the addressing of
   Graves et al. (2014), figure 2, computed with the package's own functions
   (`content_addressing`, `interpolate`, `circular_shift`, `sharpen`).
-- `copy_trace_widget` (chapter 12): a slider over test lengths of the copy task; each view shows
+- `copy_trace_widget` (chapter 13): a slider over test lengths of the copy task; each view shows
   the input, the target, the outputs of the models and the NTM's write and read weightings over
   time (`copy_trace_figure`), with the number of wrong bits of each model.
+
+In a live kernel (`course_pkg.widgets.live.widget_mode`) each computes what the reader asks for:
+the memory network answers any new story (a seed slider, `generate_stories`), the addressing
+widget has a continuous slider per head parameter (beta, g, shift, gamma), and the copy widget
+runs the models at any length.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_pkg.data.algorithmic import ntm_copy_task
-from course_pkg.data.babi import PAD, VERBS, VOCABULARY, BabiStory, encode_stories
+from course_pkg.data.babi import PAD, VERBS, VOCABULARY, BabiStory, encode_stories, generate_stories
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.models.ntm import (
     NeuralTuringMachine,
@@ -35,7 +40,7 @@ from course_pkg.models.ntm import (
     sharpen,
 )
 from course_pkg.validation import require_positive_int, require_shape
-from course_pkg.widgets.live import LiveRange
+from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, precomputed_slider
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "ADDRESSING_SETTINGS",
     "addressing_stages",
     "addressing_widget",
+    "shift_weights",
     "copy_trace_figure",
     "copy_trace_widget",
 ]
@@ -66,7 +72,7 @@ def _cell(text: str, shade: float, colour: str, bold: bool = False) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# chapter 11: attention of a memory network over the sentences of a story
+# chapter 12: attention of a memory network over the sentences of a story
 # ----------------------------------------------------------------------------------------------
 @torch.no_grad()
 def story_attention(model: EndToEndMemoryNetwork, stories: Sequence[BabiStory],
@@ -157,10 +163,29 @@ def _render_story(story: BabiStory, probabilities: Tensor, attention: Tensor) ->
 def story_attention_widget(model: EndToEndMemoryNetwork, stories: Sequence[BabiStory],
                            sentence_width: int = SENTENCE_WIDTH) -> widgets.VBox:
     """A slider over ``stories`` (1 to 10): each view shows every hop's attention per sentence
-    (the largest of each hop in bold), the supporting fact, and the network's answer."""
+    (the largest of each hop in bold), the supporting fact, and the network's answer.
+
+    Live mode: a seed slider (0..9999) draws a new story, ``generate_stories(1, max_sentences=
+    min(10, model.max_memories), seed=seed)``, and the network answers it in the kernel."""
     if not 1 <= len(stories) <= MAX_OPTIONS:
         raise ValueError(f"stories: expected between 1 and {MAX_OPTIONS} stories, "
                          f"got {len(stories)}")
+    if widget_mode() == "live":
+        if not isinstance(model, EndToEndMemoryNetwork):
+            raise TypeError(f"model: expected an EndToEndMemoryNetwork, got "
+                            f"{type(model).__name__}")
+
+        def render(seed):
+            story = generate_stories(1, max_sentences=min(10, model.max_memories), seed=seed)[0]
+            probabilities, attention = story_attention(model, [story], sentence_width)
+            return (f"<div>a new story, seed {seed}</div>"
+                    + _render_story(story, probabilities[0], attention[0]))
+
+        return live_controls(
+            [("story seed", LiveRange(0, 9999, 1, integer=True, fmt="d"), 0)], render,
+            caption="<b>Where each hop looks</b>, on any new story (pick its seed): the trained "
+                    "network reads it in the kernel (darker: more weight; bold: the largest "
+                    "weight of the hop).")
     probabilities, attention = story_attention(model, stories, sentence_width)
     return precomputed_slider(
         "story",
@@ -173,7 +198,7 @@ def story_attention_widget(model: EndToEndMemoryNetwork, stories: Sequence[BabiS
 
 
 # ----------------------------------------------------------------------------------------------
-# chapter 12: the addressing pipeline of one NTM head
+# chapter 13: the addressing pipeline of one NTM head
 # ----------------------------------------------------------------------------------------------
 class AddressingSetting(NamedTuple):
     """Head parameters of one view of `addressing_widget`."""
@@ -233,6 +258,14 @@ def addressing_stages(memory: Tensor, key: Tensor, w_prev: Tensor,
             "shifted": shifted[0], "sharpened": sharpened[0]}
 
 
+def shift_weights(shift: float) -> tuple[float, float, float]:
+    """A fractional shift s in [-1, 1] as weights of the offsets -1, 0, +1: s = 0.3 gives
+    (0, 0.7, 0.3), s = -1 gives (1, 0, 0)."""
+    if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not -1 <= shift <= 1:
+        raise ValueError(f"shift: expected a number in [-1, 1], got {shift!r}")
+    return (max(-shift, 0.0), 1.0 - abs(shift), max(shift, 0.0))
+
+
 def _render_addressing(stages: dict[str, Tensor], setting: AddressingSetting) -> str:
     """HTML view: one row per stage, one column per memory slot."""
     names = {
@@ -271,6 +304,23 @@ def addressing_widget(settings: Sequence[AddressingSetting] = ADDRESSING_SETTING
     memory = default_memory if memory is None else memory
     key = default_key if key is None else key
     w_prev = default_previous if w_prev is None else w_prev
+    if widget_mode() == "live":
+        def render(beta, g, shift, gamma):
+            setting = AddressingSetting("live", beta, g, shift_weights(shift), gamma)
+            return _render_addressing(addressing_stages(memory, key, w_prev, setting), setting)
+
+        first = settings[0]
+        return live_controls(
+            [("key strength beta", LiveRange(0.0, 60.0, 0.5, fmt=".3g"), first.beta),
+             ("gate g", LiveRange(0.0, 1.0, 0.01, fmt=".2f"), first.g),
+             ("shift s", LiveRange(-1.0, 1.0, 0.05, fmt=".2f"),
+              first.shift[2] - first.shift[0]),
+             ("sharpening gamma", LiveRange(1.0, 10.0, 0.1, fmt=".3g"), first.gamma)],
+            render,
+            caption="<b>The addressing of one head, stage by stage</b>, for any head parameters "
+                    "(computed in the kernel). The key resembles the row in slot 2; the previous "
+                    "weighting sat on slot 5. A shift s between two offsets splits the weight "
+                    "between them (s = 0.3: 0.7 on 0, 0.3 on +1).")
     stages = [addressing_stages(memory, key, w_prev, setting) for setting in settings]
     return precomputed_slider(
         "head parameters",
@@ -283,7 +333,7 @@ def addressing_widget(settings: Sequence[AddressingSetting] = ADDRESSING_SETTING
 
 
 # ----------------------------------------------------------------------------------------------
-# chapter 12: the NTM at work on the copy task
+# chapter 13: the NTM at work on the copy task
 # ----------------------------------------------------------------------------------------------
 @torch.no_grad()
 def _run_copy(ntm: NeuralTuringMachine, others: dict[str, nn.Module], inputs: Tensor):

@@ -1,4 +1,4 @@
-"""Chapter 14's widget: the Mogrifier's rounds, one slider step per round.
+"""Chapter 15's widget: the Mogrifier's rounds, one slider step per round.
 
 For a fixed input ``x`` (D,) and previous state ``h`` (H,), and the round matrices of one
 `MogrifierLSTMCell`, the slider picks how many rounds r = 0..5 are run (Melis et al. 2019, eq. 1-2)::
@@ -9,6 +9,9 @@ For a fixed input ``x`` (D,) and previous state ``h`` (H,), and the round matric
 Each view shows the factors ``2 sigmoid(.)`` of the rounds run so far as two heatmaps (white = 1,
 no change; grey = a round not run, or one that updates the other vector) and a table of the overall factors ``x^up / x`` and
 ``h^up / h`` per feature. With r = 0 every factor is 1: the cell is a plain LSTM.
+
+In a live kernel (`course_pkg.widgets.live.widget_mode`) a second, continuous slider sets the
+gain on the round matrices (any value in 0..8), and the factors are computed there for it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 
 from course_pkg.nn.mogrifier import MogrifierLSTMCell
 from course_pkg.validation import require_in_range, require_positive_int
+from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
 __all__ = ["round_factors", "mogrifier_rounds_widget"]
@@ -95,6 +99,8 @@ def mogrifier_rounds_widget(input_size: int = 8, hidden_size: int = 6, gain: flo
     The cell is built after ``torch.manual_seed(seed)`` (float64) and its round matrices are
     multiplied by ``gain`` so that the factors differ visibly from 1, as they may after training;
     ``x`` ~ N(0, 1) (D,) and ``h = tanh(N(0, 1))`` (H,) are drawn after the cell.
+
+    Live mode: the rounds slider and a continuous gain slider (0..8), computed in the kernel.
     """
     require_positive_int("input_size", input_size)
     require_positive_int("hidden_size", hidden_size)
@@ -107,6 +113,22 @@ def mogrifier_rounds_widget(input_size: int = 8, hidden_size: int = 6, gain: flo
         r_matrices = [gain * r for r in r_matrices]
         x = torch.randn(input_size, dtype=torch.float64)                    # (D,)
         h = torch.tanh(torch.randn(hidden_size, dtype=torch.float64))       # (H,)
+        if widget_mode() == "live":
+            base_q, base_r = cell.round_matrices()
+
+            def render(rounds, live_gain):
+                with torch.no_grad():
+                    return _render(x, h, [live_gain * q for q in base_q],
+                                   [live_gain * r for r in base_r], rounds)
+
+            return live_controls(
+                [("rounds", LiveRange(0, MAX_ROUNDS, 1, integer=True, fmt="d"), 0),
+                 ("gain on Q and R", LiveRange(0.0, 8.0, 0.05, fmt=".2f"), float(gain))],
+                render,
+                caption="Odd rounds rescale the input x, even rounds the state h; the gain "
+                        "scales every round matrix (computed in the kernel). White: factor 1, "
+                        "red: larger, blue: smaller; grey: round not run or it rescales the "
+                        "other vector.")
         return precomputed_slider(
             "rounds", list(range(MAX_ROUNDS + 1)),
             lambda r: _render(x, h, q_matrices, r_matrices, r),

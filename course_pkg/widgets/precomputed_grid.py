@@ -11,6 +11,11 @@ compute ``row * columns + column``), so the grid is two levels of stacks::
 The column slider is linked to the ``selected_index`` of every inner stack, the row slider to
 the outer one, each with ``widgets.link`` (kernel side) and ``widgets.jslink`` (browser side),
 so the pair works in the static HTML book as well as in a live notebook.
+
+In a live kernel (`course_pkg.widgets.live.widget_mode`) the same call gives two controls over
+the same rows and columns whose views are computed on demand and cached
+(`course_pkg.widgets.live.live_controls`); a widget with a continuous control builds its own
+`live_controls`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, Callable, Sequence
 import ipywidgets as widgets
 
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.live import LiveChoice, live_controls, widget_mode
 from course_pkg.widgets.precomputed import view_widget
 
 __all__ = ["precomputed_grid"]
@@ -52,17 +58,24 @@ def precomputed_grid(
     row_labels: Sequence[str] | None = None,
     column_labels: Sequence[str] | None = None,
     caption: str = "",
+    mode: str | None = None,
 ) -> widgets.VBox:
     """Two ``SelectionSlider`` s, one over ``rows`` and one over ``columns``, switching between
     the views ``render(row, column)`` (a matplotlib Figure, PNG bytes, an HTML str or a Widget),
     each computed once here.
 
     Returns a ``VBox`` with attributes ``row_slider``, ``column_slider``, ``stack`` (the outer
-    Stack) and ``view(i, j)``, the widget shown for row i and column j.
+    Stack) and ``view(i, j)``, the widget shown for row i and column j. ``mode``: ``"static"``
+    or ``"live"`` (default `widget_mode()`); live: see `live_controls`.
     """
     rows, columns = list(rows), list(columns)
     row_names = _labels("rows", rows, row_labels)
     column_names = _labels("columns", columns, column_labels)
+    if widget_mode(mode) == "live":
+        return live_controls(
+            [(row_description, LiveChoice(tuple(rows), tuple(row_names)), 0),
+             (column_description, LiveChoice(tuple(columns), tuple(column_names)), 0)],
+            render, caption=caption)
     inner = [widgets.Stack(children=[view_widget(render(row, column)) for column in columns],
                            selected_index=0) for row in rows]
     stack = widgets.Stack(children=inner, selected_index=0)

@@ -7,6 +7,9 @@ view shows, computed with `course_pkg.batching`:
 2. its mask (1 = real token, 0 = padding);
 3. the packed layout: sentences sorted longest first, then for every time step ``t`` the
    ``batch_sizes[t]`` tokens that ``PackedSequence.data`` stores, in order.
+
+In a live kernel (`course_pkg.widgets.live.widget_mode`) the reader types the batch (sentences
+separated by ``|``) and the three tables are computed for it there.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from typing import Sequence
 import torch
 
 from course_pkg.batching import lengths_to_mask, pack, pad_sequences
+from course_pkg.widgets.live import LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
-__all__ = ["DEFAULT_BATCHES", "padding_and_packing_widget", "batch_tables_html"]
+__all__ = ["DEFAULT_BATCHES", "padding_and_packing_widget", "batch_tables_html", "parse_batch"]
+
+MAX_SENTENCES = 10  # the most sentences a typed batch may have
 
 PAD_WORD = "·"
 
@@ -99,11 +105,25 @@ def batch_tables_html(sentences: Sequence[str]) -> str:
     )
 
 
+def parse_batch(text: str) -> list[str]:
+    """A batch as a reader types it, sentences separated by ``|``: ``"a b | c"`` -> ``["a b", "c"]``."""
+    if not isinstance(text, str):
+        raise ValueError(f"batch: expected a str of sentences separated by '|', got {text!r}")
+    sentences = [" ".join(part.split()) for part in text.split("|")]
+    if not 1 <= len(sentences) <= MAX_SENTENCES or not all(sentences):
+        raise ValueError(f"batch: expected 1 to {MAX_SENTENCES} non-empty sentences separated "
+                         f"by '|', got {text!r}")
+    return sentences
+
+
 def padding_and_packing_widget(batches: Sequence[Sequence[str]] = DEFAULT_BATCHES):
     """A slider over batches of sentences showing each one padded, masked and packed.
 
     ``batches`` is a list of batches, each a list of sentences (words split on spaces); at most
     10 batches. Returns the `precomputed_slider` VBox (``.slider``, ``.stack``).
+
+    Live mode: a text box for the batch (sentences separated by ``|``, the first batch to start
+    with), padded, masked and packed in the kernel.
     """
     batches = [list(batch) for batch in batches]
     if not 1 <= len(batches) <= 10:
@@ -111,6 +131,14 @@ def padding_and_packing_widget(batches: Sequence[Sequence[str]] = DEFAULT_BATCHE
     for i, batch in enumerate(batches):
         if not batch or not all(isinstance(s, str) and s.split() for s in batch):
             raise ValueError(f"batches[{i}]: expected a non-empty list of non-empty sentences, got {batch!r}")
+    if widget_mode() == "live":
+        return live_controls(
+            [("sentences", LiveText(parse_batch, sample="the cat sat | on the mat | a cat",
+                                    placeholder="sentences separated by |"),
+              " | ".join(" ".join(s.split()) for s in batches[0]))],
+            batch_tables_html,
+            caption="<b>Padding, mask and packing</b> of any batch you type (sentences "
+                    "separated by |, words by spaces), computed in the kernel.")
     return precomputed_slider(
         "batch",
         list(range(len(batches))),

@@ -1,4 +1,4 @@
-"""How long an SRU cell remembers, as a function of its forget-gate bias (chapter 15).
+"""How long an SRU cell remembers, as a function of its forget-gate bias (chapter 16).
 
 SRU's cell update (Lei et al. 2018, eq. 4-5) is ``c_t = f_t c_{t-1} + (1 - f_t) x~_t`` with
 ``f_t = sigmoid(W_f x_t + v_f c_{t-1} + b_f)``. Write a value once (``x~_1 = 1``, so

@@ -6,6 +6,8 @@ prefix -> target prefix) and the decoder's cross-attention (target -> source), p
 head. One slider picks the attention (kind and layer), the other the head; each view is a
 heat map of that head's weights with the tokens on the axes. The views are drawn once when the
 widget is built (`course_pkg.widgets.precomputed_grid`), so both sliders work in the static book.
+In a live kernel (`course_pkg.widgets.live.widget_mode`) a text box takes any digit string (up
+to `MAX_LIVE_DIGITS`), which the model reads there (`head_weights`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,20 @@ import torch
 
 from course_pkg.data.algorithmic import DIGIT_VOCABULARY, END, FIRST_DIGIT, START
 from course_pkg.models.transformer import TransformerSeq2Seq
+from course_pkg.widgets.live import LiveChoice, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import image_html
 from course_pkg.widgets.precomputed_grid import precomputed_grid
 
-__all__ = ["head_weights", "attention_heads_widget"]
+__all__ = ["head_weights", "attention_heads_widget", "MAX_LIVE_DIGITS"]
+
+MAX_LIVE_DIGITS = 40  # the longest string live mode reads (the chapter trains up to 40)
+
+
+def _parse_digits(text: str) -> list[int]:
+    kept = text.replace(",", "").replace(" ", "") if isinstance(text, str) else None
+    if not kept or not kept.isdigit() or len(kept) > MAX_LIVE_DIGITS:
+        raise ValueError(f"digits: expected 1 to {MAX_LIVE_DIGITS} digits 0-9, got {text!r}")
+    return [int(c) for c in kept]
 
 
 def _check_digits(digits: Sequence[int]) -> list[int]:
@@ -71,10 +83,36 @@ def _render(name: str, weights: np.ndarray, head: int, digits: list[int]) -> str
 
 def attention_heads_widget(model: TransformerSeq2Seq,
                            digits: Sequence[int] = (4, 1, 7, 0, 9, 2, 6, 3)) -> widgets.VBox:
-    """Sliders over the model's attentions (kind and layer) and heads, for one string."""
+    """Sliders over the model's attentions (kind and layer) and heads, for one string.
+
+    Live mode: a text box for the string too (any 1 to 40 digits, read by the model when
+    typed)."""
     digits = _check_digits(digits)
     maps = head_weights(model, digits)
     heads = next(iter(maps.values())).shape[0]
+    if widget_mode() == "live":
+        seen = {tuple(digits): maps}
+
+        def render(typed, name, head):
+            if tuple(typed) not in seen:
+                seen[tuple(typed)] = head_weights(model, typed)
+            weights = seen[tuple(typed)][name][head]                       # (queries, keys)
+            focus = ", ".join(f"{q}&rarr;{int(k)} ({weights[q, k]:.2f})"
+                              for q, k in enumerate(weights.argmax(axis=1)))
+            return (_render(name, seen[tuple(typed)][name], head, typed)
+                    + f"<div class='cp-head-focus'>largest weight of each query position "
+                      f"(query&rarr;key): {focus}</div>")
+
+        return live_controls(
+            [("digits", LiveText(_parse_digits, sample="9081726354", placeholder="e.g. 4170"),
+              "".join(map(str, digits))),
+             ("attention", LiveChoice(tuple(maps)), 0),
+             ("head", LiveChoice(tuple(range(heads)), tuple(str(h + 1) for h in range(heads))),
+              0)],
+            render,
+            caption="Weights while reading the typed digits and writing their reversal "
+                    f"(teacher forcing), computed in the kernel; the end token "
+                    f"{DIGIT_VOCABULARY[END]} is not shown.")
     return precomputed_grid(
         "attention", list(maps), "head", list(range(heads)),
         lambda name, head: _render(name, maps[name], head, digits),
