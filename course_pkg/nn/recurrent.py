@@ -60,7 +60,7 @@ from course_pkg.validation import (
 __all__ = ["RNN", "LSTM", "GRU"]
 
 
-class _RecurrentBase(nn.Module):
+class RecurrentBase(nn.Module):
     """Parameters, argument checks and the layer/direction/time loops shared by RNN, LSTM, GRU.
 
     A subclass sets ``num_gates`` and ``state_names`` and says how to project the inputs
@@ -203,7 +203,7 @@ class _RecurrentBase(nn.Module):
                                           initial, reverse=reverse)
         return torch.cat(outputs), final
 
-    def _run(self, input, hx):
+    def run_layers(self, input, hx):
         """The whole network; returns (output, tuple of final states (L*dirs, B, H))."""
         self._check_input(input)
         packed = isinstance(input, PackedSequence)
@@ -253,7 +253,7 @@ class _RecurrentBase(nn.Module):
         return output, finals
 
 
-class RNN(_RecurrentBase):
+class RNN(RecurrentBase):
     """Multi-layer Elman RNN, drop-in for ``torch.nn.RNN``::
 
         h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),   act = tanh or relu
@@ -284,11 +284,11 @@ class RNN(_RecurrentBase):
         ``hx`` (num_layers * num_directions, B, H) or None (zeros).
         Returns ``(output, h_n)``: output (T, B, dirs * H) (same layout as the input),
         h_n (num_layers * num_directions, B, H)."""
-        output, (h_n,) = self._run(input, hx)
+        output, (h_n,) = self.run_layers(input, hx)
         return output, h_n
 
 
-class LSTM(_RecurrentBase):
+class LSTM(RecurrentBase):
     """Multi-layer LSTM, drop-in for ``torch.nn.LSTM`` (gate blocks i, f, g, o)::
 
         i, f, g, o = split(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)   # (B, 4H) -> 4 x (B, H)
@@ -341,11 +341,11 @@ class LSTM(_RecurrentBase):
         """``input`` (T, B, D), (B, T, D) if batch_first, (T, D) unbatched, or a PackedSequence;
         ``hx = (h_0, c_0)``, each (num_layers * num_directions, B, H), or None (zeros).
         Returns ``(output, (h_n, c_n))``: output (T, B, dirs * H) (same layout as the input)."""
-        output, (h_n, c_n) = self._run(input, hx)
+        output, (h_n, c_n) = self.run_layers(input, hx)
         return output, (h_n, c_n)
 
 
-class GRU(_RecurrentBase):
+class GRU(RecurrentBase):
     """Multi-layer GRU, drop-in for ``torch.nn.GRU`` (gate blocks r, z, n)::
 
         r_t = sigmoid(x_t W_ir^T + b_ir + h_{t-1} W_hr^T + b_hr)
@@ -378,5 +378,5 @@ class GRU(_RecurrentBase):
         """``input`` (T, B, D), (B, T, D) if batch_first, (T, D) unbatched, or a PackedSequence;
         ``hx`` (num_layers * num_directions, B, H) or None (zeros).
         Returns ``(output, h_n)``: output (T, B, dirs * H) (same layout as the input)."""
-        output, (h_n,) = self._run(input, hx)
+        output, (h_n,) = self.run_layers(input, hx)
         return output, h_n

@@ -47,7 +47,7 @@ GRU_GATES = ("r", "z", "n")
 # --------------------------------------------------------------------------------------------
 
 
-def _gru_cell_forward(xproj_t, h_prev, weight_hh, bias_hh):
+def gru_cell_forward(xproj_t, h_prev, weight_hh, bias_hh):
     """One GRU update given xproj_t = x_t W_ih^T + b_ih (B, 3H). Returns (h_t, cache)."""
     H = h_prev.shape[1]
     hproj = h_prev @ weight_hh.T + bias_hh              # (B, 3H)
@@ -59,7 +59,7 @@ def _gru_cell_forward(xproj_t, h_prev, weight_hh, bias_hh):
     return h_t, (h_prev, r, z, n, hn, weight_hh)
 
 
-def _gru_cell_backward(dh_t, cell_cache):
+def gru_cell_backward(dh_t, cell_cache):
     """Returns (d_xproj, d_hproj, dh_prev): gradients of the two projections (B, 3H) and h_prev."""
     h_prev, r, z, n, hn, weight_hh = cell_cache
     dn = dh_t * (1 - z)
@@ -92,7 +92,7 @@ def gru_step_forward(x_t, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
     check_recurrent_args(GRU_GATES, x_t, {"h_prev": h_prev}, weight_ih, weight_hh, bias_ih,
                          bias_hh, sequence=False)
     xproj_t = project_inputs(x_t, weight_ih, bias_ih)   # (B, 3H)
-    h_t, cell_cache = _gru_cell_forward(xproj_t, h_prev, weight_hh, bias_hh)
+    h_t, cell_cache = gru_cell_forward(xproj_t, h_prev, weight_hh, bias_hh)
     return h_t, (x_t, weight_ih, cell_cache)
 
 
@@ -105,7 +105,7 @@ def gru_step_backward(dh_t, cache):
     x_t, weight_ih, cell_cache = cache
     h_prev, r = cell_cache[0], cell_cache[1]
     dh_t = upstream_gradient("dh_t", dh_t, h_prev.shape, r.dtype)
-    d_xproj, d_hproj, dh_prev = _gru_cell_backward(dh_t, cell_cache)
+    d_xproj, d_hproj, dh_prev = gru_cell_backward(dh_t, cell_cache)
     dx_t, dweight_ih, dweight_hh, dbias_ih, dbias_hh = project_inputs_backward(
         x_t, h_prev, d_xproj, d_hproj, weight_ih)
     return dx_t, dh_prev, dweight_ih, dweight_hh, dbias_ih, dbias_hh
@@ -140,7 +140,7 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
     cell_caches = []
     h = h0
     for t in range(T):
-        h, cell_cache = _gru_cell_forward(xproj[t], h, weight_hh, bias_hh)
+        h, cell_cache = gru_cell_forward(xproj[t], h, weight_hh, bias_hh)
         out[t] = h
         cell_caches.append(cell_cache)
     return out, h, (x, h0, out, weight_ih, cell_caches)
@@ -164,7 +164,7 @@ def gru_backward(dout, dh_n, cache):
     d_xproj = np.empty((T, B, 3 * H), dtype=out.dtype)  # (T, B, 3H)
     d_hproj = np.empty((T, B, 3 * H), dtype=out.dtype)  # (T, B, 3H)
     for t in reversed(range(T)):
-        d_xproj[t], d_hproj[t], dh = _gru_cell_backward(dout[t] + dh, cell_caches[t])
+        d_xproj[t], d_hproj[t], dh = gru_cell_backward(dout[t] + dh, cell_caches[t])
     h_prev = np.concatenate([h0[None], out[:-1]])       # (T, B, H): h_{t-1} for every step
     dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh = project_inputs_backward(
         x, h_prev, d_xproj, d_hproj, weight_ih)

@@ -50,7 +50,7 @@ def sigmoid(a):
 # --------------------------------------------------------------------------------------------
 
 
-def _lstm_cell_forward(xproj_t, h_prev, c_prev, weight_hh, bias_hh):
+def lstm_cell_forward(xproj_t, h_prev, c_prev, weight_hh, bias_hh):
     """One LSTM update given xproj_t = x_t W_ih^T + b_ih (B, 4H). Returns (h_t, c_t, cache)."""
     H = h_prev.shape[1]
     a = xproj_t + h_prev @ weight_hh.T + bias_hh        # (B, 4H) gate pre-activations
@@ -64,7 +64,7 @@ def _lstm_cell_forward(xproj_t, h_prev, c_prev, weight_hh, bias_hh):
     return h_t, c_t, (h_prev, c_prev, i, f, g, o, tanh_c, weight_hh)
 
 
-def _lstm_cell_backward(dh_t, dc_t, cell_cache):
+def lstm_cell_backward(dh_t, dc_t, cell_cache):
     """Returns (da, dh_prev, dc_prev); da (B, 4H) is the gradient of the gate pre-activations."""
     h_prev, c_prev, i, f, g, o, tanh_c, weight_hh = cell_cache
     do = dh_t * tanh_c
@@ -100,7 +100,7 @@ def lstm_step_forward(x_t, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_h
     check_recurrent_args(LSTM_GATES, x_t, {"h_prev": h_prev, "c_prev": c_prev}, weight_ih,
                          weight_hh, bias_ih, bias_hh, sequence=False)
     xproj_t = project_inputs(x_t, weight_ih, bias_ih)   # (B, 4H)
-    h_t, c_t, cell_cache = _lstm_cell_forward(xproj_t, h_prev, c_prev, weight_hh, bias_hh)
+    h_t, c_t, cell_cache = lstm_cell_forward(xproj_t, h_prev, c_prev, weight_hh, bias_hh)
     return h_t, c_t, (x_t, weight_ih, cell_cache)
 
 
@@ -114,7 +114,7 @@ def lstm_step_backward(dh_t, dc_t, cache):
     h_prev, c_prev = cell_cache[0], cell_cache[1]
     dh_t = upstream_gradient("dh_t", dh_t, h_prev.shape, cell_cache[2].dtype)
     dc_t = upstream_gradient("dc_t", dc_t, h_prev.shape, cell_cache[2].dtype)
-    da, dh_prev, dc_prev = _lstm_cell_backward(dh_t, dc_t, cell_cache)
+    da, dh_prev, dc_prev = lstm_cell_backward(dh_t, dc_t, cell_cache)
     dx_t, dweight_ih, dweight_hh, dbias_ih, dbias_hh = project_inputs_backward(
         x_t, h_prev, da, da, weight_ih)
     return dx_t, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias_ih, dbias_hh
@@ -149,7 +149,7 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
     cell_caches = []
     h, c = h0, c0
     for t in range(T):
-        h, c, cell_cache = _lstm_cell_forward(xproj[t], h, c, weight_hh, bias_hh)
+        h, c, cell_cache = lstm_cell_forward(xproj[t], h, c, weight_hh, bias_hh)
         out[t] = h
         cell_caches.append(cell_cache)
     return out, (h, c), (x, h0, out, weight_ih, cell_caches)
@@ -174,7 +174,7 @@ def lstm_backward(dout, dh_n, dc_n, cache):
     dc = upstream_gradient("dc_n", dc_n, (B, H), out.dtype)
     da = np.empty((T, B, 4 * H), dtype=out.dtype)       # (T, B, 4H) gate gradients
     for t in reversed(range(T)):
-        da[t], dh, dc = _lstm_cell_backward(dout[t] + dh, dc, cell_caches[t])
+        da[t], dh, dc = lstm_cell_backward(dout[t] + dh, dc, cell_caches[t])
     h_prev = np.concatenate([h0[None], out[:-1]])       # (T, B, H): h_{t-1} for every step
     dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh = project_inputs_backward(
         x, h_prev, da, da, weight_ih)

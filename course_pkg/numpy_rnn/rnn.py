@@ -135,14 +135,14 @@ def project_inputs_backward(x, h_prev, d_xproj, d_hproj, weight_ih):
 # --------------------------------------------------------------------------------------------
 
 
-def _rnn_cell_forward(xproj_t, h_prev, weight_hh, bias_hh, nonlinearity):
+def rnn_cell_forward(xproj_t, h_prev, weight_hh, bias_hh, nonlinearity):
     """h_t = f(xproj_t + h_prev W_hh^T + b_hh), with xproj_t = x_t W_ih^T + b_ih already done."""
     a = xproj_t + h_prev @ weight_hh.T + bias_hh        # (B, H)
     h_t = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
     return h_t, (h_prev, h_t, weight_hh, nonlinearity)
 
 
-def _rnn_cell_backward(dh_t, cell_cache):
+def rnn_cell_backward(dh_t, cell_cache):
     """Returns (da, dh_prev): the gradient of the pre-activation a_t and of h_{t-1}."""
     h_prev, h_t, weight_hh, nonlinearity = cell_cache
     if nonlinearity == "tanh":
@@ -168,7 +168,7 @@ def rnn_step_forward(x_t, h_prev, weight_ih, weight_hh, bias_ih, bias_hh, nonlin
                          bias_hh, sequence=False)
     require_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     xproj_t = project_inputs(x_t, weight_ih, bias_ih)   # (B, H)
-    h_t, cell_cache = _rnn_cell_forward(xproj_t, h_prev, weight_hh, bias_hh, nonlinearity)
+    h_t, cell_cache = rnn_cell_forward(xproj_t, h_prev, weight_hh, bias_hh, nonlinearity)
     return h_t, (x_t, weight_ih, cell_cache)
 
 
@@ -183,7 +183,7 @@ def rnn_step_backward(dh_t, cache):
     x_t, weight_ih, cell_cache = cache
     h_prev, h_t = cell_cache[0], cell_cache[1]
     dh_t = upstream_gradient("dh_t", dh_t, h_t.shape, h_t.dtype)
-    da, dh_prev = _rnn_cell_backward(dh_t, cell_cache)
+    da, dh_prev = rnn_cell_backward(dh_t, cell_cache)
     dx_t, dweight_ih, dweight_hh, dbias_ih, dbias_hh = project_inputs_backward(
         x_t, h_prev, da, da, weight_ih)
     return dx_t, dh_prev, dweight_ih, dweight_hh, dbias_ih, dbias_hh
@@ -217,7 +217,7 @@ def rnn_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity="tan
     cell_caches = []
     h = h0
     for t in range(T):
-        h, cell_cache = _rnn_cell_forward(xproj[t], h, weight_hh, bias_hh, nonlinearity)
+        h, cell_cache = rnn_cell_forward(xproj[t], h, weight_hh, bias_hh, nonlinearity)
         out[t] = h
         cell_caches.append(cell_cache)
     return out, h, (x, h0, out, weight_ih, cell_caches)
@@ -244,7 +244,7 @@ def rnn_backward(dout, dh_n, cache):
     dh = upstream_gradient("dh_n", dh_n, (B, H), out.dtype)
     da = np.empty_like(out)                             # (T, B, H) pre-activation gradients
     for t in reversed(range(T)):
-        da[t], dh = _rnn_cell_backward(dout[t] + dh, cell_caches[t])
+        da[t], dh = rnn_cell_backward(dout[t] + dh, cell_caches[t])
     h_prev = np.concatenate([h0[None], out[:-1]])       # (T, B, H): h_{t-1} for every step
     dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh = project_inputs_backward(
         x, h_prev, da, da, weight_ih)
