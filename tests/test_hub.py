@@ -53,7 +53,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-import test_assignments_pipeline as pipeline_test
+import test_grading_pipeline_rnn_gated_lm as pipeline_test
 from course_builder import grade_id, solution_code
 
 pytestmark = pytest.mark.hub
