@@ -115,3 +115,44 @@ def test_copy_task_bad_input(argument):
     kwargs[argument] = 0
     with pytest.raises(ValueError, match=rf"^{argument}: expected a positive int, got 0"):
         copy_task(**kwargs)
+
+
+# ---- bit recall ------------------------------------------------------------------------------
+
+from course_pkg.data.synthetic import bit_recall  # noqa: E402
+
+
+def test_bit_recall_layout_rechecked_in_numpy():
+    x, y = bit_recall(400, 9, seed=3)
+    assert x.shape == (9, 400, 2) and y.shape == (400,) and x.dtype == y.dtype == torch.float32
+    signs, markers = x[..., 0].numpy(), x[..., 1].numpy()
+    assert set(np.unique(signs)) == {-1.0, 1.0}
+    assert np.array_equal(markers[0], np.ones(400)) and not markers[1:].any()
+    # the target is the first sign as a bit, and nothing else
+    assert np.array_equal(y.numpy(), (signs[0] + 1) / 2)
+
+
+def test_bit_recall_is_balanced_and_its_distractors_carry_no_information():
+    x, y = bit_recall(20000, 6, seed=0)
+    signs = x[..., 0].numpy().astype(np.float64)
+    assert abs(y.mean().item() - 0.5) < 0.02
+    # later signs are independent of the bit: their correlation with it is ~0
+    bit = 2 * y.numpy().astype(np.float64) - 1
+    for t in range(1, 6):
+        assert abs(np.corrcoef(signs[t], bit)[0, 1]) < 0.03, t
+        assert abs(signs[t].mean()) < 0.03, t
+
+
+def test_bit_recall_is_reproducible_and_checks_its_arguments():
+    a, b = bit_recall(5, 4, seed=1), bit_recall(5, 4, seed=1)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    generator = torch.Generator().manual_seed(1)
+    c = bit_recall(5, 4, generator=generator)
+    assert torch.equal(a[0], c[0])
+    assert bit_recall(2, 1, seed=0, dtype=torch.float64)[0].dtype == torch.float64
+    with pytest.raises(ValueError, match="length"):
+        bit_recall(3, 0)
+    with pytest.raises(ValueError, match="n"):
+        bit_recall(-1, 5)
+    with pytest.raises(ValueError, match="seed"):
+        bit_recall(3, 5, seed=1, generator=torch.Generator())

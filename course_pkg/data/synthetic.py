@@ -1,4 +1,4 @@
-"""Synthetic long-memory tasks: the adding problem and the copy task.
+"""Synthetic long-memory tasks: the adding problem, the copy task and bit recall.
 
 **Adding problem** (Hochreiter & Schmidhuber 1997, in the form of Le, Jaitly & Hinton 2015,
 *A simple way to initialize recurrent networks of rectified linear units*). Each example is a
@@ -24,6 +24,17 @@ fails to beat on long sequences.
 The network reads L random symbols, waits D steps (the last of them shows the delimiter, "now
 repeat"), then must output the symbols in order. A memoryless strategy (blank, then a uniform
 guess) scores a cross-entropy of ``L * log(n_symbols) / (2L + D)`` nats per step.
+
+**Bit recall** (the "latch" or "flip-flop" test of long memory, as in Hochreiter & Schmidhuber
+1997, with distractors). Each example is a sequence of T pairs ``x_t = (s_t, m_t)``:
+
+- channel 0: a sign ``s_t`` in {-1, +1} at every step; ``s_0`` is the bit to remember
+  (+1 for bit 1, -1 for bit 0), ``s_1 .. s_{T-1}`` are independent random distractors;
+- channel 1: the marker, 1 at step 0 and 0 elsewhere;
+- target: the bit ``y = (s_0 + 1) / 2``, read after the last step.
+
+The distractors look exactly like the bit, so only the marker says which sign counts; guessing
+scores 50 %.
 
 Every function draws from a ``torch.Generator``: pass ``seed`` or ``generator`` (not both) for
 reproducible data; with neither, torch's global generator is used.
@@ -120,3 +131,26 @@ def copy_task(
     if batch_first:
         inputs, targets = inputs.t().contiguous(), targets.t().contiguous()  # (n, 2L+D)
     return inputs, targets
+
+
+def bit_recall(
+    n: int,
+    length: int,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` examples of bit recall over ``T = length`` steps (see the module doc).
+
+    Returns ``(x, y)``: ``x`` is (T, n, 2), channel 0 the signs (the bit at step 0, distractors
+    after it), channel 1 the marker (1 at step 0 only); ``y`` is (n,), the bit as 0. or 1.
+    """
+    require_positive_int("n", n)
+    require_positive_int("length", length)
+    generator = _make_generator(seed, generator)
+    bits = torch.randint(0, 2, (n,), generator=generator).to(dtype)  # (n,) 0 or 1
+    signs = 2 * torch.randint(0, 2, (length, n), generator=generator).to(dtype) - 1  # (T, n)
+    signs[0] = 2 * bits - 1  # the bit, as -1 or +1
+    markers = torch.zeros(length, n, dtype=dtype)  # (T, n)
+    markers[0] = 1.0
+    return torch.stack([signs, markers], dim=2), bits  # (T, n, 2), (n,)

@@ -4,6 +4,7 @@
 - :mod:`.packing`    running a recurrence over a padded or packed batch
 - :mod:`.recurrent`  the multi-layer, bidirectional RNN, LSTM and GRU
 - :mod:`.fused_lstm` the LSTM's fast path: one layer as one autograd node, backward by hand
+- :mod:`.gate_ablation` an LSTM layer with one gate held open at 1 (ablation studies)
 - :mod:`.attention`  additive (Bahdanau), dot-product and bilinear (Luong) attention
 - :mod:`.multihead_attention` scaled dot-product and multi-head attention, causal/padding masks
 - :mod:`.transformer_layers`  pre-norm Transformer encoder and decoder layers
