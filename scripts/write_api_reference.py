@@ -24,9 +24,13 @@ GROUPS = [
     ("Training, sampling and batching", "", None),
     ("Experiments", "The measured experiments of the chapters, as functions with seeds.",
      "course_pkg.experiments."),
-    ("Widgets", "Each function returns an ipywidgets widget; its views are computed when it is built.",
+    ("Widgets", "Each function returns an ipywidgets widget. In the static book its views are "
+     "computed when it is built; in a live kernel its controls compute the view on demand "
+     "(`course_pkg.widgets.live`).",
      "course_pkg.widgets."),
-    ("Grading", "The library the assignments' test cells call (see the instructor's guide).",
+    ("Grading", "The library the assignments' test cells call, the instructor's side (the jail, "
+     "the judge, the runner, the grade export) and the students' validate command (see the "
+     "instructor's guide).",
      "course_pkg.grading."),
 ]
 
