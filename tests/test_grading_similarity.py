@@ -71,3 +71,21 @@ def test_the_runner_prints_reference_matches_first_and_caps_the_rest(tmp_path, m
     assert lines[-1] == "SIMILAR a1: 101 more close matches in similarity.csv"
     with open(tmp_path / "similarity.csv") as handle:
         assert len(handle.readlines()) == 1 + 301  # header and every match
+
+
+def test_scores_are_computed_once_per_distinct_pair_and_agree_with_the_full_ratio(monkeypatch):
+    """A class hands in many identical functions: 60 submissions in two versions make 1,770
+    pairs but only one pair of distinct token lists, so difflib runs once, not 1,770 times."""
+    calls = []
+    real = similarity.difflib.SequenceMatcher.ratio
+    monkeypatch.setattr(similarity.difflib.SequenceMatcher, "ratio",
+                        lambda self: calls.append(1) or real(self))
+    score = similarity._Scores(similarity.THRESHOLD)
+    versions = [tokens(ORIGINAL), tokens(RENAMED.replace("np.tanh", "np.sin"))]
+    submissions = [list(versions[i % 2]) for i in range(60)]
+    results = {(i, j): score(submissions[i], submissions[j])
+               for i in range(60) for j in range(i + 1, 60)}
+    assert len(calls) == 1
+    assert results[(0, 2)] == 1.0
+    assert results[(0, 1)] == similarity._ratio(versions[0], versions[1])
+    assert score(tokens(ORIGINAL), tokens(DIFFERENT)) < similarity.THRESHOLD
