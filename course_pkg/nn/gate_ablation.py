@@ -1,7 +1,7 @@
 """Gate ablation: an LSTM layer with one of its sigmoid gates held open at 1.
 
 Greff et al. (2017), *LSTM: A search space odyssey*, compare variants of the LSTM that each lack
-one part. Holding a gate at 1 removes its job from the cell:
+one part. Holding a gate at 1 removes its job from the cell::
 
     input gate  i_t = 1:  c_t = f_t * c_{t-1} + g_t          every candidate is written
     forget gate f_t = 1:  c_t = c_{t-1} + i_t * g_t          nothing is ever erased (the LSTM of
@@ -11,7 +11,7 @@ one part. Holding a gate at 1 removes its job from the cell:
 `hold_gate_open` does this to a one-layer ``course_pkg.nn.LSTM`` (or ``torch.nn.LSTM``) in place,
 so the layer keeps its fast path. The gate's rows of ``weight_ih_l0``, ``weight_hh_l0`` and
 ``bias_hh_l0`` are set to 0 and its rows of ``bias_ih_l0`` to ``HELD_PRE_ACTIVATION`` = 30, so
-its pre-activation is 30 whatever the input:
+its pre-activation is 30 whatever the input::
 
     sigmoid(30) = 1 - 9.4e-14,   which rounds to 1.0 in float32 (and differs from 1 by 1e-13 in
                                   float64);
