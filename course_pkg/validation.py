@@ -103,6 +103,15 @@ def require_seeds(seeds: Any) -> list[int]:
     return seeds
 
 
+def numpy_rng(seed: Any) -> np.random.Generator:
+    """A numpy Generator from ``seed``: an int >= 0, or a Generator passed through as it is."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed: expected an int >= 0 or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
 def require_lengths(lengths: Any, batch: int, steps: int) -> "torch.Tensor":
     """Check ``lengths``, the real length of each of ``batch`` sequences padded to ``steps``:
     ``batch`` integers in [1, steps]. Returns them as a tensor."""

@@ -138,12 +138,18 @@ def test_the_cdn_block_is_replaced_by_an_inline_mathjax():
     assert offline_feedback.MARKER in bare
 
 
-def test_feedback_files_are_rewritten_in_place(tmp_path, monkeypatch):
+def feedback_folder(tmp_path, monkeypatch):
+    """A course's feedback/alice/a1 folder, and a stand-in MathJax named by COURSE_MATHJAX_SVG."""
     script = tmp_path / "tex-svg.js"
     script.write_text("/* MathJax */")
     monkeypatch.setenv("COURSE_MATHJAX_SVG", str(script))
     feedback = tmp_path / "feedback" / "alice" / "a1"
     feedback.mkdir(parents=True)
+    return feedback
+
+
+def test_feedback_files_are_rewritten_in_place(tmp_path, monkeypatch):
+    feedback = feedback_folder(tmp_path, monkeypatch)
     (feedback / "a1.html").write_text(PAGE)
     autograded = tmp_path / "autograded" / "alice" / "a1"
     autograded.mkdir(parents=True)
@@ -152,11 +158,7 @@ def test_feedback_files_are_rewritten_in_place(tmp_path, monkeypatch):
 
 
 def test_the_course_hook_names_the_parts_and_inlines_mathjax(tmp_path, monkeypatch):
-    script = tmp_path / "tex-svg.js"
-    script.write_text("/* MathJax */")
-    monkeypatch.setenv("COURSE_MATHJAX_SVG", str(script))
-    feedback = tmp_path / "feedback" / "alice" / "a1"
-    feedback.mkdir(parents=True)
+    feedback = feedback_folder(tmp_path, monkeypatch)
     toc = ('<li><a href="#test_rnn_forward">Test cell</a> (Score: 1.0 / 2.0)</li>'
            '<li><a href="#comment-rnn_forward">Comment</a></li>'
            '<li><a href="#extra_check">Test cell</a></li>')

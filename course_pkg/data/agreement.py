@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from course_pkg.validation import require_ndim, require_positive_int
+from course_pkg.validation import numpy_rng, require_ndim, require_positive_int
 
 __all__ = [
     "WORDS",
@@ -69,14 +69,6 @@ VERB_FORMS = ("climbs", "climb")
 _ID = {word: i for i, word in enumerate(WORDS)}
 _NOUN_IDS = np.array([[_ID[s], _ID[p]] for s, p in NOUNS])  # (nouns, 2): column = number
 _NUMBER_OF_NOUN = {int(_NOUN_IDS[k, n]): n for k in range(len(NOUNS)) for n in (SINGULAR, PLURAL)}
-
-
-def _check_seed(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected an int >= 0 or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(seed)
 
 
 def _noun_phrase(rng: np.random.Generator, room: int) -> list[int]:
@@ -130,7 +122,7 @@ def number_agreement(
                         f"{clause_length!r}")
     if clause_length < 0:
         raise ValueError(f"clause_length: expected an int >= 0, got {clause_length}")
-    rng = _check_seed(seed)
+    rng = numpy_rng(seed)
     T = int(clause_length) + 2
     words = np.empty((T, num_sentences), dtype=np.int64)  # (T, B)
     numbers = rng.integers(0, 2, size=num_sentences)  # (B,) the subject's number, a fair coin

@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from course_pkg.validation import require_in_range, require_ndim, require_positive_int
+from course_pkg.validation import numpy_rng, require_in_range, require_ndim, require_positive_int
 
 __all__ = [
     "WORDS",
@@ -77,14 +77,6 @@ _BUT = _ID["but"]
 _MAX_FIRST = 3  # statements in the first part
 
 
-def _check_seed(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected an int >= 0 or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(seed)
-
-
 def _statement(rng: np.random.Generator, polarity: int) -> list[int]:
     """'the ASPECT was OPINION' as 4 ids."""
     opinions = _OPINION_IDS[polarity]
@@ -117,7 +109,7 @@ def reviews_with_turns(
     if length < MIN_LENGTH:
         raise ValueError(f"length: expected at least {MIN_LENGTH} words (room for a turn), got {length}")
     require_in_range("turn_probability", turn_probability, 0.0, 1.0)
-    rng = _check_seed(seed)
+    rng = numpy_rng(seed)
     words = np.empty((length, num_reviews), dtype=np.int64)  # (T, B)
     sentiments = np.empty(num_reviews, dtype=np.int64)  # (B,)
     for b in range(num_reviews):

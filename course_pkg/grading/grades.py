@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import pathlib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 GRADED = "graded"
 MANUAL = "needs manual grading"
@@ -101,26 +101,23 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def write_grades(rows: Iterable[GradeRow], path: pathlib.Path) -> pathlib.Path:
-    """``grades.csv`` (see the module docstring)."""
+def _write(path: pathlib.Path, columns: Sequence[str], rows: Iterable[GradeRow]) -> pathlib.Path:
+    """A CSV of ``columns`` (names of GradeRow fields), one line per row."""
     path = pathlib.Path(path)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(GRADE_COLUMNS)
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow([row.student_id, row.assignment, row.part, row.status,
-                             _number(row.score), _number(row.max_score)])
+            writer.writerow([_number(v) if name in ("score", "max_score") else v
+                             for name, v in ((c, getattr(row, c)) for c in columns)])
     return path
+
+
+def write_grades(rows: Iterable[GradeRow], path: pathlib.Path) -> pathlib.Path:
+    """``grades.csv`` (see the module docstring)."""
+    return _write(path, GRADE_COLUMNS, rows)
 
 
 def write_lms(rows: Iterable[GradeRow], path: pathlib.Path) -> pathlib.Path:
     """``lms.csv``: the totals only (see the module docstring)."""
-    path = pathlib.Path(path)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(LMS_COLUMNS)
-        for row in rows:
-            if row.part == "total":
-                writer.writerow([row.student_id, row.assignment, _number(row.score),
-                                 _number(row.max_score)])
-    return path
+    return _write(path, LMS_COLUMNS, (row for row in rows if row.part == "total"))
