@@ -10,7 +10,9 @@ One step of gradient descent on a recurrent model, as the book runs it everywher
 :func:`train` repeats it for a fixed number of steps and records the loss and the gradient norm
 (before clipping) of every step in a :class:`History`, ready for plotting. A ``seed`` seeds torch,
 numpy and ``random`` first, so two runs with the same seed (and the same initial model) give
-identical histories.
+identical histories. With ``eval_every=k`` and ``evaluate_fn`` it also evaluates the model before
+the first step, every k steps and after the last one (``History.eval_steps``/``eval_losses``), and
+``stop_when(history)``, asked after every evaluation, ends training early.
 
 ``loss_fn(model, batch)`` is the caller's: it says how a batch goes through the model, e.g. for
 the adding problem ``lambda model, batch: F.mse_loss(model(batch[0]), batch[1])``.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -43,7 +46,9 @@ class History:
 
     losses: list[float] = field(default_factory=list)
     grad_norms: list[float] = field(default_factory=list)  # global 2-norm before clipping
-    seconds: float = 0.0  # wall time of the whole loop
+    seconds: float = 0.0  # wall time of the training steps (evaluations not included)
+    eval_steps: list[int] = field(default_factory=list)    # 0, k, 2k, ..., the last step
+    eval_losses: list[float] = field(default_factory=list)  # evaluate_fn(model) at those steps
 
     def plot(self, ax: Any = None, label: str | None = None) -> Any:
         """Loss against step on a matplotlib ``ax`` (a new figure if None); returns the ax."""
@@ -101,6 +106,9 @@ def train(
     seed: int | None = None,  # seeds torch, numpy and random before the first batch
     progress: bool = True,  # show a tqdm progress bar
     stop_if_nonfinite: bool = True,  # stop at the first NaN/inf loss (it is still recorded)
+    eval_every: int | None = None,  # evaluate every this many steps (with evaluate_fn)
+    evaluate_fn: Callable[[torch.nn.Module], float] | None = None,  # model -> validation loss
+    stop_when: Callable[[History], bool] | None = None,  # early stop, asked after evaluations
 ) -> History:
     """Run ``steps`` optimisation steps and return the :class:`History` of losses and norms.
 
@@ -109,22 +117,45 @@ def train(
         batches: an iterable of batches (cycled) or a function returning a batch (see module doc).
         loss_fn: ``loss_fn(model, batch) -> scalar tensor``.
         optimizer: any ``torch.optim`` optimiser over the model's parameters.
-        steps: the number of updates (fewer if a loss is NaN/inf and ``stop_if_nonfinite``).
+        steps: the number of updates (fewer if a loss is NaN/inf and ``stop_if_nonfinite``, or
+            if ``stop_when`` says so).
+        eval_every, evaluate_fn: ``evaluate_fn(model)`` (e.g. ``lambda m: evaluate(m,
+            validation, loss_fn)``) runs before the first step, after every ``eval_every``
+            steps and after the last step taken; the model is back in training mode after it.
+        stop_when: ``stop_when(history) -> bool``, asked after every evaluation; True ends
+            training there.
     """
     require_positive_int("steps", steps)
     if clip_norm is not None:
         require_in_range("clip_norm", clip_norm, 0.0, math.inf)
         if clip_norm == 0:
             raise ValueError("clip_norm: expected a positive number, got 0")
+    if (eval_every is None) != (evaluate_fn is None):
+        raise ValueError("eval_every, evaluate_fn: expected both or neither, got "
+                         f"eval_every={eval_every!r}, evaluate_fn={evaluate_fn!r}")
+    if eval_every is not None:
+        require_positive_int("eval_every", eval_every)
+    if stop_when is not None and evaluate_fn is None:
+        raise ValueError("stop_when: needs eval_every and evaluate_fn (it is asked after "
+                         "every evaluation), got neither")
     if seed is not None:
         seed_everything(seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
     history = History()
+
+    def evaluate_now() -> bool:
+        """Record one evaluation at the current step; True if ``stop_when`` says stop."""
+        history.eval_steps.append(len(history.losses))
+        history.eval_losses.append(float(evaluate_fn(model)))
+        model.train()
+        return stop_when is not None and bool(stop_when(history))
+
     model.train()
     stream = _batch_stream(batches)
-    start = time.perf_counter()
+    stopped = evaluate_fn is not None and evaluate_now()
     with tqdm(total=steps, disable=not progress, desc="training") as bar:
-        for step in range(steps):
+        for step in range(0 if stopped else steps):
+            start = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model, next(stream))
             loss.backward()
@@ -135,13 +166,31 @@ def train(
             optimizer.step()
             history.losses.append(loss.item())
             history.grad_norms.append(norm.item())
+            history.seconds += time.perf_counter() - start
             bar.update(1)
             if step % 10 == 0 or step == steps - 1:
                 bar.set_postfix(loss=f"{history.losses[-1]:.4f}", refresh=False)
-            if stop_if_nonfinite and not math.isfinite(history.losses[-1]):
+            nonfinite = stop_if_nonfinite and not math.isfinite(history.losses[-1])
+            if evaluate_fn is not None and ((step + 1) % eval_every == 0 or step == steps - 1
+                                            or nonfinite):
+                if evaluate_now():
+                    break
+            if nonfinite:
                 break
-    history.seconds = time.perf_counter() - start
     return history
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``with evaluating(model):`` runs the block with ``model`` in eval mode (dropout off) and
+    puts back the mode it had before, also when the block raises. Gradients stay on (wrap the
+    block in ``torch.no_grad()`` too when none are needed)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -155,16 +204,12 @@ def evaluate(
     mode and without gradients; the model's train/eval mode is restored afterwards."""
     if max_batches is not None:
         require_positive_int("max_batches", max_batches)
-    was_training = model.training
-    model.eval()
     losses = []
-    try:
+    with evaluating(model):
         for batch in batches:
             losses.append(loss_fn(model, batch).item())
             if max_batches is not None and len(losses) == max_batches:
                 break
-    finally:
-        model.train(was_training)
     if not losses:
         raise ValueError("batches: expected at least one batch, got none")
     return sum(losses) / len(losses)

@@ -92,6 +92,13 @@ def require_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
 
 
+def require_seed(name: str, value: Any) -> None:
+    """Check that ``value`` is an int in [0, 2**63 - 1] (what ``torch.manual_seed`` accepts)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    require_in_range(name, value, 0, 2**63 - 1)
+
+
 def require_seeds(seeds: Any) -> list[int]:
     """Check that ``seeds`` is a non-empty sequence of ints >= 0; return it as a list."""
     seeds = list(seeds)

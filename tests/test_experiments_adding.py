@@ -17,6 +17,7 @@ from course_pkg.experiments.adding import (
     AddingRun,
     adding_loss,
     final_mse_table,
+    fit_adding,
     marker_gradients,
     plot_validation_curves,
     run_adding,
@@ -26,6 +27,8 @@ from course_pkg.experiments.adding import (
     train_adding,
 )
 from course_pkg.models.sequence_regressor import SequenceRegressor
+from course_pkg.nn import SRU
+from course_pkg.training import History
 
 SMALL = dict(length=10, hidden_size=6, steps=12, batch_size=8, eval_every=5,
              validation_size=40, dtype=torch.float64)
@@ -46,16 +49,14 @@ def test_adding_loss_is_the_mean_squared_error():
     assert adding_loss(model, (x, y)).item() == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
-def test_training_matches_a_plain_torch_loop(cell):
-    run = train_adding(cell, seed=4, clip_norm=0.5, **SMALL)
-
-    torch.manual_seed(4)  # same seed, same construction order: same initial weights
-    layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](2, 6).double()
+def plain_loop_losses(layer, seed):
+    """The recipe written out with torch.optim.Adam and torch.nn.utils.clip_grad_norm_: the batch
+    losses of SMALL["steps"] steps of ``layer`` (built right after ``torch.manual_seed(seed)``)
+    and a head built after it, and the trained (layer, head)."""
     head = torch.nn.Linear(6, 1).double()
     parameters = list(layer.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(parameters, lr=1e-2)
-    data = torch.Generator().manual_seed(4)
+    data = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(SMALL["steps"]):
         x, y = adding_problem(8, 10, generator=data, dtype=torch.float64)
@@ -65,12 +66,56 @@ def test_training_matches_a_plain_torch_loop(cell):
         torch.nn.utils.clip_grad_norm_(parameters, 0.5)
         optimizer.step()
         losses.append(loss.item())
+    return losses, head
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_training_matches_a_plain_torch_loop(cell):
+    run = train_adding(cell, seed=4, clip_norm=0.5, **SMALL)
+
+    torch.manual_seed(4)  # same seed, same construction order: same initial weights
+    layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](2, 6).double()
+    losses, head = plain_loop_losses(layer, seed=4)
     np.testing.assert_allclose(run.train_losses, losses, rtol=1e-9, atol=0)
 
     xv, yv = adding_problem(40, 10, seed=VALIDATION_SEED, dtype=torch.float64)
     with torch.no_grad():
         final = ((head(layer(xv)[0][-1])[:, 0] - yv) ** 2).mean().item()
     assert run.final_mse == pytest.approx(final, rel=1e-9)
+
+
+def test_sru_trains_through_the_same_recipe_as_a_plain_loop():
+    # the SRU has no torch counterpart: the loop uses the package's SRU layer, torch.optim and
+    # torch's clipping, and must give the recipe's losses step for step
+    run = train_adding("sru", seed=3, clip_norm=0.5, **SMALL)
+    torch.manual_seed(3)
+    losses, _ = plain_loop_losses(SRU(2, 6).double(), seed=3)
+    np.testing.assert_allclose(run.train_losses, losses, rtol=1e-9, atol=0)
+    assert "SRU" in final_mse_table([run])
+
+
+def test_fit_adding_trains_any_many_to_one_model():
+    class SumOfValues(torch.nn.Module):
+        """y_hat = w * (sum of the values) + b: no memory of the markers."""
+
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(1, 1)
+
+        def forward(self, x):                            # (T, B, 2) -> (B, 1)
+            return self.linear(x[:, :, :1].sum(0))
+
+    torch.manual_seed(0)
+    model = SumOfValues().double()
+    history = fit_adding(model, 0, length=10, steps=40, batch_size=16, learning_rate=0.05,
+                         eval_every=20, validation_size=200, dtype=torch.float64)
+    assert history.eval_steps == [0, 20, 40] and len(history.losses) == 40
+    # a model that ignores the markers cannot get far below the predict-the-mean baseline
+    assert 0.5 * BASELINE_MSE < history.eval_losses[-1] < history.eval_losses[0]
+    with pytest.raises(ValueError, match="eval_every"):
+        fit_adding(model, 0, eval_every=0)
+    with pytest.raises(TypeError, match="seed: expected an int"):
+        fit_adding(model, 1.5)
 
 
 def test_run_records_and_is_reproducible():
@@ -100,8 +145,8 @@ def test_run_adding_covers_every_cell_and_seed():
 
 
 def fake_run(cell, seed, curve):
-    return AddingRun(cell, seed, 50, model=None, eval_steps=[0, 100, 200, 300][:len(curve)],
-                     val_mse=list(curve))
+    history = History(eval_steps=[0, 100, 200, 300][:len(curve)], eval_losses=list(curve))
+    return AddingRun(cell, seed, 50, model=None, history=history)
 
 
 def test_final_mse_table_prints_mean_spread_and_count():
@@ -206,7 +251,9 @@ def test_bad_arguments_name_the_argument():
     with pytest.raises(ValueError, match="cells"):
         time_train_steps([])
     with pytest.raises(ValueError, match="cell"):
-        time_train_steps(["lstm", "sru"])
+        time_train_steps(["lstm", "gru4"])
+    with pytest.raises(ValueError, match="cell: expected one of"):
+        time_train_steps(["lstm", "sru"], implementation="torch")
     with pytest.raises(ValueError, match="num_examples"):
         marker_gradients(SequenceRegressor("rnn"), num_examples=0)
     with pytest.raises(TypeError, match="seed"):

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
+from course_pkg.experiments.adding import adding_loss
 from course_pkg.experiments.gradient_clipping import (
-    adding_loss,
     clipping_run,
     compare_clipping,
     exploding_network,

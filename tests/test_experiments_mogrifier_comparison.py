@@ -11,12 +11,12 @@ from course_pkg.experiments.mogrifier_comparison import (
     ComparisonConfig,
     RecurrentCharLM,
     comparison_table,
-    count_parameters,
     gap_exceeds_spread,
     matched_lstm_hidden_size,
     run_comparison,
     seed_statistics,
 )
+from course_pkg.models.parameter_count import count_parameters
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 

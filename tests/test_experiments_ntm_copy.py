@@ -13,13 +13,13 @@ from course_pkg.experiments.ntm_copy import (
     bit_error,
     copy_batches,
     copy_loss,
-    count_parameters,
     format_bit_errors,
     make_copy_lstm,
     make_ntm,
     matching_lstm_size,
     train_copier,
 )
+from course_pkg.models.parameter_count import count_parameters
 
 
 

@@ -1,11 +1,17 @@
 """course_pkg.experiments.timing: the models take turns in a shuffled order, the warm-up rounds
-are not timed, every pass runs the backward, and bad arguments are named."""
+are not timed, every pass runs the backward, ratios pair passes of the same round, and bad
+arguments are named."""
 
 import pytest
 import torch
 from torch import nn
 
-from course_pkg.experiments.timing import interleaved_times, median_pass_seconds, turn_order
+from course_pkg.experiments.timing import (
+    interleaved_times,
+    median_pass_ratios,
+    median_pass_seconds,
+    turn_order,
+)
 
 
 class Recorder(nn.Module):
@@ -64,6 +70,33 @@ def test_every_pass_runs_the_backward_from_the_upstream_gradient():
     # gradients are cleared before each pass, so they hold one pass's values
     assert torch.equal(x.grad, 2 * upstream)
     assert module.scale.grad.item() == pytest.approx(upstream.sum().item())
+
+
+class Ticker(nn.Module):
+    """Advances a shared fake clock by the next of its scripted durations on every call."""
+
+    def __init__(self, durations, clock):
+        super().__init__()
+        self.durations, self.clock = list(durations), clock
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x):
+        self.clock[0] += self.durations.pop(0)
+        return self.scale * x, None
+
+
+def test_ratios_are_taken_within_a_round_not_between_medians():
+    clock = [0.0]
+    # round by round: "slow" takes twice as long as "base" in rounds 0 and 1, as long in round 2
+    slow = Ticker([2.0, 20.0, 3.0], clock)
+    base = Ticker([1.0, 10.0, 3.0], clock)
+    x = torch.ones(2, requires_grad=True)
+    ratios = median_pass_ratios({"slow": slow, "base": base}, x, torch.ones(2), "base",
+                                repeats=3, warmup=0, clock=lambda: clock[0])
+    # per-round ratios 2, 2, 1: median 2; the ratio of the two medians (3 / 3) would be 1
+    assert ratios == {"slow": 2.0, "base": 1.0}
+    with pytest.raises(ValueError, match=r"baseline: expected one of \['slow', 'base'\], got 'b'"):
+        median_pass_ratios({"slow": slow, "base": base}, x, x, "b")
 
 
 def test_bad_arguments_are_named():

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.algorithmic import sort_numbers
-from course_pkg.models.pointer import PointerNetwork, pointer_step
+from course_pkg.models.pointer import PointerNetwork, decoding_with_mask, pointer_step
 
 DOUBLE = torch.float64
 
@@ -114,6 +114,22 @@ def test_without_masking_nothing_is_excluded():
     inputs, targets = sort_numbers(3, 5, seed=2)
     log_probs, _ = PointerNetwork(1, 8, mask_chosen=False)(inputs, targets)
     assert torch.isfinite(log_probs).all()
+
+
+def test_decoding_with_mask_overrides_the_setting_only_inside_the_block():
+    model = PointerNetwork(1, 4, mask_chosen=True)
+    with decoding_with_mask(model, False):
+        assert model.mask_chosen is False
+    assert model.mask_chosen is True
+    with decoding_with_mask(model, None):
+        assert model.mask_chosen is True
+    with pytest.raises(RuntimeError, match="inside"):
+        with decoding_with_mask(model, False):
+            raise RuntimeError("inside")
+    assert model.mask_chosen is True
+    with pytest.raises(TypeError, match="mask_chosen: expected True, False or None, got 'no'"):
+        with decoding_with_mask(model, "no"):
+            pass
 
 
 def test_model_bad_input():

@@ -1,4 +1,5 @@
-"""course_pkg.training: parity with a hand-written torch loop, reproducibility, evaluate."""
+"""course_pkg.training: parity with a hand-written torch loop, reproducibility, evaluate, the
+evaluation hook and early stop of train, and the evaluating context."""
 
 import copy
 import math
@@ -8,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
-from course_pkg.training import History, evaluate, random_minibatches, train
-
+from course_pkg.training import History, evaluate, evaluating, random_minibatches, train
 
 
 class LastStepRegressor(torch.nn.Module):
@@ -169,6 +169,91 @@ def test_evaluate_mean_loss_eval_mode_and_no_grad():
         sum(mse_loss(model.eval(), b).item() for b in batches[:2]) / 2, rel=1e-12)
 
 
+def test_evaluation_hook_runs_at_step_zero_every_k_steps_and_at_the_end():
+    seen = []
+
+    def evaluate_fn(m):
+        seen.append(m.training)
+        return float(len(seen))
+
+    model = make_model()
+    with_hook = train(model, fresh_double_batch, mse_loss,
+                      torch.optim.Adam(model.parameters(), lr=1e-2), 7, seed=3,
+                      progress=False, eval_every=3, evaluate_fn=evaluate_fn)
+    assert with_hook.eval_steps == [0, 3, 6, 7] and with_hook.eval_losses == [1.0, 2.0, 3.0, 4.0]
+    # the hook sees the model as train left it; train puts it back in training mode
+    model = make_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    modes = []
+
+    def eval_mode_hook(m):
+        modes.append(m.training)
+        m.eval()
+        return 0.0
+
+    hooked = train(model, fresh_double_batch, mse_loss, optimizer, 7, seed=3, progress=False,
+                   eval_every=3, evaluate_fn=eval_mode_hook)
+    assert modes == [True] * 4 and model.training
+    # evaluating does not disturb training: the same losses as without the hook
+    model = make_model()
+    plain = train(model, fresh_double_batch, mse_loss,
+                  torch.optim.Adam(model.parameters(), lr=1e-2), 7, seed=3, progress=False)
+    assert hooked.losses == plain.losses and plain.eval_steps == [] == plain.eval_losses
+
+
+def test_stop_when_ends_training_after_an_evaluation():
+    model = torch.nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    batches = [(torch.ones(1, 1), torch.ones(1, 1))]
+    values = iter([5.0, 4.0, 3.5, 3.4, 3.3, 3.2])
+
+    def loss_fn(m, b):
+        return F.mse_loss(m(b[0]), b[1])
+
+    # stop once an evaluation improves on the previous one by less than 0.2
+    history = train(model, batches, loss_fn, optimizer, 100, progress=False, eval_every=2,
+                    evaluate_fn=lambda m: next(values),
+                    stop_when=lambda h: len(h.eval_losses) > 1
+                    and h.eval_losses[-2] - h.eval_losses[-1] < 0.2)
+    assert history.eval_steps == [0, 2, 4, 6] and history.eval_losses == [5.0, 4.0, 3.5, 3.4]
+    assert len(history.losses) == 6
+    # a stop at step 0 takes no step at all
+    history = train(model, batches, loss_fn, optimizer, 10, progress=False, eval_every=2,
+                    evaluate_fn=lambda m: 0.0, stop_when=lambda h: True)
+    assert history.losses == [] and history.eval_steps == [0]
+
+
+def test_a_nonfinite_loss_is_evaluated_before_training_stops():
+    model = torch.nn.Linear(1, 1)
+    losses = iter([1.0, float("nan"), 3.0])
+
+    def loss_fn(m, batch):
+        return m(torch.ones(1, 1)).sum() * 0 + next(losses)
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    history = train(model, lambda: None, loss_fn, optimizer, steps=3, progress=False,
+                    eval_every=5, evaluate_fn=lambda m: 1.0)
+    assert history.eval_steps == [0, 2] and len(history.losses) == 2
+
+
+def test_evaluating_switches_to_eval_mode_and_restores_the_mode_on_error():
+    model = make_model()
+    with evaluating(model) as inside:
+        assert inside is model and not model.training and torch.is_grad_enabled()
+    assert model.training
+    model.eval()
+    with pytest.raises(RuntimeError, match="boom"):
+        with evaluating(model):
+            model.dropout.train()          # a block may change a sub-module's mode ...
+            raise RuntimeError("boom")
+    assert not model.training              # ... the model's own earlier mode comes back
+    model.train()
+    with pytest.raises(RuntimeError, match="boom"):
+        with evaluating(model):
+            raise RuntimeError("boom")
+    assert model.training and model.dropout.training
+
+
 def test_history_plot():
     import matplotlib.pyplot as plt
 
@@ -196,6 +281,12 @@ def test_bad_arguments():
         evaluate(model, args[1], args[2], max_batches=0)
     with pytest.raises(ValueError, match="batches"):
         evaluate(model, [], args[2])
+    with pytest.raises(ValueError, match="eval_every, evaluate_fn: expected both or neither"):
+        train(*args, steps=1, eval_every=2, progress=False)
+    with pytest.raises(ValueError, match="eval_every"):
+        train(*args, steps=1, eval_every=0, evaluate_fn=lambda m: 0.0, progress=False)
+    with pytest.raises(ValueError, match="stop_when: needs eval_every"):
+        train(*args, steps=1, stop_when=lambda h: True, progress=False)
 
 
 def test_random_minibatches_repeat_with_the_seed_and_ignore_the_global_generator():

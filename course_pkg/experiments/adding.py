@@ -16,8 +16,10 @@ batch of examples at every step, and a fixed validation set of 1000 sequences.
 
 What this module measures, for the chapters to print:
 
-- :func:`train_adding` / :func:`run_adding`: training runs (one per cell and seed), with the
-  validation MSE every ``eval_every`` steps (:class:`AddingRun`);
+- :func:`fit_adding`: the training recipe for any many-to-one model (its optimiser, batches and
+  validation set), returning the `course_pkg.training.History`;
+- :func:`train_adding` / :func:`run_adding`: training runs of `SequenceRegressor` (one per cell
+  and seed), with the validation MSE every ``eval_every`` steps (:class:`AddingRun`);
 - :func:`final_mse_table`: the final validation MSE per model and seed, mean and spread;
 - :func:`marker_gradients`: ``d y_hat / d v`` at the two marked steps; both are 1 for a model
   that has solved the task, and the one at the first marker is where a vanishing gradient shows;
@@ -36,30 +38,52 @@ import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
 from course_pkg.models.sequence_regressor import RECURRENT_LAYERS, SequenceRegressor
-from course_pkg.training import evaluate, train
-from course_pkg.validation import require_choice, require_in_range, require_positive_int
+from course_pkg.training import History, evaluate, train
+from course_pkg.validation import (
+    require_choice,
+    require_in_range,
+    require_positive_int,
+    require_seed,
+)
 
 __all__ = ["BASELINE_MSE", "VALIDATION_SEED", "CELL_NAMES", "AddingRun", "adding_loss",
-           "train_adding", "run_adding", "runs_of", "final_mse_table", "steps_to_reach",
+           "fit_adding", "train_adding", "run_adding", "runs_of", "final_mse_table", "steps_to_reach",
            "plot_validation_curves", "marker_gradients", "time_train_steps"]
 
 BASELINE_MSE = 1.0 / 6.0   # MSE of always predicting the mean, 1
 VALIDATION_SEED = 2015     # one validation set for every run of a given length
-CELL_NAMES = {"rnn": "tanh RNN", "gru": "GRU", "lstm": "LSTM"}
+CELL_NAMES = {"rnn": "tanh RNN", "gru": "GRU", "lstm": "LSTM", "sru": "SRU"}
 
 
 @dataclass
 class AddingRun:
-    """One training run on the adding problem."""
+    """One training run on the adding problem: the model and its training `History`."""
 
-    cell: str                   # "rnn", "gru" or "lstm"
+    cell: str                   # a key of CELL_NAMES: "rnn", "gru", "lstm" or "sru"
     seed: int                   # seeds the initial weights and the training batches
     length: int                 # T
     model: SequenceRegressor    # the trained network
-    train_losses: list[float] = field(default_factory=list)   # batch MSE of every step
-    eval_steps: list[int] = field(default_factory=list)       # 0, eval_every, 2 eval_every, ...
-    val_mse: list[float] = field(default_factory=list)        # validation MSE at those steps
-    seconds: float = 0.0        # wall time of the training steps (evaluation not included)
+    history: History = field(default_factory=History)
+
+    @property
+    def train_losses(self) -> list[float]:
+        """Batch MSE of every step."""
+        return self.history.losses
+
+    @property
+    def eval_steps(self) -> list[int]:
+        """0, eval_every, 2 eval_every, ..., the last step."""
+        return self.history.eval_steps
+
+    @property
+    def val_mse(self) -> list[float]:
+        """Validation MSE at ``eval_steps``."""
+        return self.history.eval_losses
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the training steps (evaluations not included)."""
+        return self.history.seconds
 
     @property
     def final_mse(self) -> float:
@@ -77,6 +101,35 @@ def _require_cell(cell):
     require_choice("cell", cell, tuple(RECURRENT_LAYERS))
 
 
+def fit_adding(model: torch.nn.Module, seed: int, length: int = 50, steps: int = 800,
+               batch_size: int = 64, learning_rate: float = 1e-2, clip_norm: float = 1.0,
+               eval_every: int = 50, validation_size: int = 1000,
+               dtype: torch.dtype = torch.float32) -> History:
+    """Train ``model`` (x (T, B, 2) -> y_hat (B, 1)) on the adding problem; return its `History`.
+
+    Adam with ``learning_rate``, global-norm clipping at ``clip_norm``, `adding_loss` on a fresh
+    batch of ``batch_size`` sequences of length ``length`` per step, drawn from a generator
+    seeded with ``seed`` (so models trained with the same seed see the same batches), and the
+    validation MSE every ``eval_every`` steps on ``validation_size`` sequences drawn with
+    `VALIDATION_SEED`, the same for every model and seed.
+    """
+    require_seed("seed", seed)
+    for name, value in (("length", length), ("steps", steps), ("batch_size", batch_size),
+                        ("eval_every", eval_every), ("validation_size", validation_size)):
+        require_positive_int(name, value)
+    require_in_range("learning_rate", learning_rate, 0.0, 10.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    data = torch.Generator().manual_seed(seed)
+    validation = [adding_problem(validation_size, length, seed=VALIDATION_SEED, dtype=dtype)]
+
+    def batches():  # a fresh batch at every step
+        return adding_problem(batch_size, length, generator=data, dtype=dtype)
+
+    return train(model, batches, adding_loss, optimizer, steps, clip_norm=clip_norm,
+                 progress=False, eval_every=eval_every,
+                 evaluate_fn=lambda m: evaluate(m, validation, adding_loss))
+
+
 def train_adding(
     cell: str,
     seed: int = 0,
@@ -90,7 +143,8 @@ def train_adding(
     validation_size: int = 1000,
     dtype: torch.dtype = torch.float32,
 ) -> AddingRun:
-    """Train a `SequenceRegressor` of type ``cell`` on the adding problem; return an `AddingRun`.
+    """Train a `SequenceRegressor` of type ``cell`` on the adding problem (`fit_adding`); return
+    an `AddingRun`.
 
     The initial weights come from ``torch.manual_seed(seed)``, the training batches from a
     generator seeded with ``seed`` too, so two calls with the same arguments give the same run.
@@ -98,38 +152,13 @@ def train_adding(
     `VALIDATION_SEED`, the same for every cell and seed.
     """
     _require_cell(cell)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed: expected an int, got {type(seed).__name__} {seed!r}")
-    require_in_range("seed", seed, 0, 2**63 - 1)
-    for name, value in (("length", length), ("hidden_size", hidden_size), ("steps", steps),
-                        ("batch_size", batch_size), ("eval_every", eval_every),
-                        ("validation_size", validation_size)):
-        require_positive_int(name, value)
-    require_in_range("learning_rate", learning_rate, 0.0, 10.0)
-
+    require_seed("seed", seed)
+    require_positive_int("hidden_size", hidden_size)
     torch.manual_seed(seed)
     model = SequenceRegressor(cell, input_size=2, hidden_size=hidden_size).to(dtype)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    data = torch.Generator().manual_seed(seed)
-    validation = [adding_problem(validation_size, length, seed=VALIDATION_SEED, dtype=dtype)]
-
-    def batches():  # a fresh batch at every step
-        return adding_problem(batch_size, length, generator=data, dtype=dtype)
-
-    run = AddingRun(cell, seed, length, model)
-    run.eval_steps.append(0)
-    run.val_mse.append(evaluate(model, validation, adding_loss))
-    while run.eval_steps[-1] < steps:
-        chunk = min(eval_every, steps - run.eval_steps[-1])
-        history = train(model, batches, adding_loss, optimizer, chunk, clip_norm=clip_norm,
-                        progress=False)
-        run.train_losses += history.losses
-        run.seconds += history.seconds
-        run.eval_steps.append(run.eval_steps[-1] + len(history.losses))
-        run.val_mse.append(evaluate(model, validation, adding_loss))
-        if len(history.losses) < chunk:  # stopped at a non-finite loss
-            break
-    return run
+    history = fit_adding(model, seed, length, steps, batch_size, learning_rate, clip_norm,
+                         eval_every, validation_size, dtype)
+    return AddingRun(cell, seed, length, model, history)
 
 
 def run_adding(cells: Iterable[str], seeds: Iterable[int], **settings) -> list[AddingRun]:
@@ -256,6 +285,10 @@ def time_train_steps(
                         ("length", length), ("batch_size", batch_size), ("repeats", repeats)):
         require_positive_int(name, value)
     require_choice("implementation", implementation, ("course", "torch"))
+    torch_layers = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+    if implementation == "torch":
+        for cell in cells:
+            require_choice("cell", cell, tuple(torch_layers))   # torch.nn has no SRU
     if not isinstance(use_onednn, bool):
         raise TypeError(f"use_onednn: expected a bool, got {type(use_onednn).__name__}")
     torch.manual_seed(seed)
@@ -263,8 +296,7 @@ def time_train_steps(
     for cell in cells:
         models[cell] = SequenceRegressor(cell, input_size=input_size, hidden_size=hidden_size)
         if implementation == "torch":
-            layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
-            models[cell].recurrent = layer(input_size, hidden_size)
+            models[cell].recurrent = torch_layers[cell](input_size, hidden_size)
         elif cell == "lstm":            # step by step like the course's RNN and GRU, not the
             models[cell].recurrent.fused = False        # LSTM's fast path (fused_lstm)
     x = torch.rand(length, batch_size, input_size)      # (T, B, D)

@@ -34,7 +34,7 @@ from course_pkg.data.babi import (
     generate_stories,
 )
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
-from course_pkg.training import History, random_minibatches, train
+from course_pkg.training import History, evaluating, random_minibatches, train
 from course_pkg.validation import require_positive_int
 
 __all__ = [
@@ -162,12 +162,8 @@ class QARun:
 @torch.no_grad()
 def _wrong_answers(logits_fn: Callable[[], Tensor], model: nn.Module, answers: Tensor) -> Tensor:
     """(N,) bool, True where the model's answer (argmax of its logits, eval mode) is wrong."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         return logits_fn().argmax(dim=1) != answers
-    finally:
-        model.train(was_training)
 
 
 def memory_network_error(model: EndToEndMemoryNetwork, batch: BabiBatch) -> float:
@@ -272,12 +268,8 @@ def train_story_reader(
 @torch.no_grad()
 def hop_attention(model: EndToEndMemoryNetwork, batch: BabiBatch) -> Tensor:
     """The attention of every hop over the sentences, (N, K, S), computed in eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         _, attention = model(batch.stories, batch.questions, return_attention=True)
-    finally:
-        model.train(was_training)
     return attention
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from course_pkg.data.future_context import TAGS, WORDS, ambiguous_mask, sense_tagging
 from course_pkg.models.tagger import RecurrentTagger
-from course_pkg.training import History, train
+from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_positive_int
 
 __all__ = [
@@ -67,10 +67,8 @@ def tagging_accuracy(model: RecurrentTagger, words: torch.Tensor, tags: torch.Te
     """``(token accuracy, accuracy on the ambiguous words)`` of ``model`` on ``words`` ``(T, N)``."""
     if tags.shape != words.shape:
         raise ValueError(f"tags: expected the shape of words {tuple(words.shape)}, got {tuple(tags.shape)}")
-    was_training = model.training
-    model.eval()
-    predicted = model(words).argmax(dim=2)  # (T, N)
-    model.train(was_training)
+    with evaluating(model):
+        predicted = model(words).argmax(dim=2)  # (T, N)
     correct = predicted == tags  # (T, N)
     bats = ambiguous_mask(words)  # (T, N)
     return correct.float().mean().item(), correct[bats].float().mean().item()

@@ -27,7 +27,7 @@ import torch
 
 from course_pkg.data.text import BPTTBatches, CharCorpus
 from course_pkg.models.char_lm import CharLM, LSTMState
-from course_pkg.training import History, train
+from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_ndim, require_positive_int
 
 __all__ = [
@@ -92,14 +92,12 @@ def cross_entropy_nats(model: CharLM, ids: torch.Tensor, seq_len: int = 200, bat
     predicted from all the characters before it in that stream.
     """
     require_ndim("ids", ids, 1, "(N,) character ids")
-    was_training = model.training
-    model.eval()
-    total, count, state = 0.0, 0, None
-    for inputs, targets in BPTTBatches(ids, seq_len, batch_size):  # (T, B) each
-        loss, state = model.loss(inputs, targets, state)
-        total += loss.item() * targets.numel()
-        count += targets.numel()
-    model.train(was_training)
+    with evaluating(model):
+        total, count, state = 0.0, 0, None
+        for inputs, targets in BPTTBatches(ids, seq_len, batch_size):  # (T, B) each
+            loss, state = model.loss(inputs, targets, state)
+            total += loss.item() * targets.numel()
+            count += targets.numel()
     return total / count
 
 
@@ -114,11 +112,9 @@ def sequence_log_prob(model: CharLM, seed_ids: torch.Tensor, new_ids: torch.Tens
     require_ndim("new_ids", new_ids, 1, "(N,) character ids")
     if seed_ids.numel() == 0:
         raise ValueError("seed_ids: expected at least one character, got 0")
-    was_training = model.training
-    model.eval()
-    ids = torch.cat([seed_ids, new_ids])  # (S + N,)
-    logits, _ = model(ids[:-1, None])  # (S + N - 1, 1, V)
-    model.train(was_training)
+    with evaluating(model):
+        ids = torch.cat([seed_ids, new_ids])  # (S + N,)
+        logits, _ = model(ids[:-1, None])  # (S + N - 1, 1, V)
     log_probs = torch.log_softmax(logits[seed_ids.numel() - 1:, 0].double(), dim=1)  # (N, V)
     return log_probs.gather(1, new_ids[:, None]).sum().item()
 

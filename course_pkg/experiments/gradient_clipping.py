@@ -26,15 +26,15 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from course_pkg.clipping import clip_grad_norm, clip_grad_value
 from course_pkg.data.synthetic import adding_problem
+from course_pkg.experiments.adding import adding_loss
 from course_pkg.models import ElmanNetwork
 from course_pkg.training import History, train
 from course_pkg.validation import require_floating, require_ndim, require_positive_int
 
-__all__ = ["exploding_network", "adding_loss", "clipping_run", "first_nonfinite_step",
+__all__ = ["exploding_network", "clipping_run", "first_nonfinite_step",
            "first_nan_step",
            "ClippingComparison", "compare_clipping", "input_gradient_norms",
            "VanishingUnderClipping", "vanishing_under_clipping"]
@@ -57,12 +57,6 @@ def exploding_network(hidden_size=64, gain=1.5, seed=0, dtype=torch.float32):
         with torch.no_grad():
             model.rnn.weight_hh_l0.copy_(gain * q * torch.sign(torch.diagonal(r)))  # (H, H)
     return model
-
-
-def adding_loss(model, batch):
-    """Mean squared error of a many-to-one model on an adding-problem batch ``(x, y)``."""
-    x, y = batch                                      # (T, B, 2), (B,)
-    return F.mse_loss(model(x).squeeze(-1), y)        # model(x): (B, 1)
 
 
 def clipping_run(clip_norm=None, steps=1000, hidden_size=64, gain=1.5, length=30,
@@ -167,7 +161,7 @@ def compare_clipping(model, loss, max_norm=1.0, clip_value=0.1):
 def input_gradient_norms(model, x, y):
     """``||dL/dx_t||`` for every step t of the adding-problem batch ``(x, y)``: a (T,) tensor.
 
-    L is :func:`adding_loss`; the norm is taken over the batch and the two input channels.
+    L is `course_pkg.experiments.adding.adding_loss`; the norm is taken over the batch and the two input channels.
     The model's parameter gradients are left untouched.
     """
     require_ndim("x", x, 3, "time-major input, T x B x 2")

@@ -18,8 +18,8 @@ prints and plots:
 - :func:`attention_vs_lstm_adding`: a small self-attention model (`LastStepAttentionRegressor`)
   against the LSTM on the long adding problem, similar parameter counts, equal training steps.
 
-The training runs reuse chapter 5's helpers (`course_pkg.experiments.adding.train_adding`,
-`adding_loss`) and `course_pkg.training.train`/`evaluate`.
+The training runs reuse chapter 5's recipe (`course_pkg.experiments.adding.fit_adding` and
+`train_adding`), for the attention model too.
 """
 
 from __future__ import annotations
@@ -31,19 +31,11 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from course_pkg.data.synthetic import adding_problem
-from course_pkg.experiments.adding import (
-    BASELINE_MSE,
-    VALIDATION_SEED,
-    AddingRun,
-    adding_loss,
-    train_adding,
-)
+from course_pkg.experiments.adding import BASELINE_MSE, AddingRun, fit_adding, train_adding
 from course_pkg.experiments.timing import median_pass_seconds
 from course_pkg.models.self_attention import SelfAttentionBlock, SelfAttentionSequenceModel
-from course_pkg.models.sequence_regressor import count_parameters
+from course_pkg.models.parameter_count import count_parameters
 from course_pkg.nn.recurrent import LSTM
-from course_pkg.training import evaluate, train
 from course_pkg.validation import (
     require_choice, require_in_range, require_positive_int, require_seeds,
 )
@@ -285,22 +277,10 @@ def _train_attention(seed: int, length: int, steps: int, batch_size: int, learni
                      eval_every: int, validation_size: int, model_kwargs: dict) -> AttentionRun:
     torch.manual_seed(seed)
     model = LastStepAttentionRegressor(max_len=length, **model_kwargs)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    data = torch.Generator().manual_seed(seed)                        # same batches as the LSTM
-    validation = [adding_problem(validation_size, length, seed=VALIDATION_SEED)]
-    run = AttentionRun("self-attention", seed, count_parameters(model), [0],
-                       [evaluate(model, validation, adding_loss)], 0.0)
-    while run.eval_steps[-1] < steps:
-        chunk = min(eval_every, steps - run.eval_steps[-1])
-        history = train(model, lambda: adding_problem(batch_size, length, generator=data),
-                        adding_loss, optimizer, chunk, clip_norm=1.0, progress=False)
-        run.seconds += history.seconds
-        run.eval_steps.append(run.eval_steps[-1] + len(history.losses))
-        run.val_mse.append(evaluate(model, validation, adding_loss))
-        if len(history.losses) < chunk:                               # non-finite loss
-            break
-    run.model = model
-    return run
+    history = fit_adding(model, seed, length, steps, batch_size, learning_rate, clip_norm=1.0,
+                         eval_every=eval_every, validation_size=validation_size)
+    return AttentionRun("self-attention", seed, count_parameters(model), history.eval_steps,
+                        history.eval_losses, history.seconds, model)
 
 
 def attention_vs_lstm_adding(seeds: Sequence[int] = (0, 1), length: int = 50, steps: int = 300,

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from course_pkg.data.text import CharCorpus
 from course_pkg.experiments.char_lm import CarriedStateLoss, cross_entropy_nats, nats_to_bits
 from course_pkg.nn import LSTM
+from course_pkg.models.parameter_count import count_parameters
 from course_pkg.nn.mogrifier import MogrifierLSTM
 from course_pkg.training import train
 from course_pkg.validation import require_choice, require_ndim, require_positive_int
@@ -37,7 +38,6 @@ from course_pkg.validation import require_choice, require_ndim, require_positive
 __all__ = [
     "MODEL_KINDS",
     "RecurrentCharLM",
-    "count_parameters",
     "matched_lstm_hidden_size",
     "ComparisonConfig",
     "ComparisonResult",
@@ -89,13 +89,6 @@ class RecurrentCharLM(nn.Module):
         logits, new_state = self(inputs, state)                              # (T, B, V)
         loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1))
         return loss, new_state
-
-
-def count_parameters(module: nn.Module) -> int:
-    """The number of trainable numbers in ``module``."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def matched_lstm_hidden_size(vocab_size: int, embedding_dim: int, mogrifier_hidden: int,

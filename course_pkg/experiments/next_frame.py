@@ -38,7 +38,7 @@ from course_pkg.models.image_sequence import (
     require_video,
 )
 from course_pkg.nn.convlstm import ConvLSTMCell
-from course_pkg.training import train
+from course_pkg.training import evaluating, train
 from course_pkg.validation import require_floating, require_positive_int
 
 __all__ = ["parameter_count", "fc_lstm_parameter_count", "matching_hidden_size",
@@ -126,10 +126,8 @@ def predicted_frames(model: nn.Module | None, frames: Tensor) -> Tensor:
     _require_video("frames", frames)
     if model is None:
         return copy_last_frame(frames)
-    was_training = model.training
-    model.eval()
-    logits, _ = model(frames[:-1])
-    model.train(was_training)
+    with evaluating(model):
+        logits, _ = model(frames[:-1])
     return torch.sigmoid(logits)
 
 

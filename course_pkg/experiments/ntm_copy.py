@@ -27,7 +27,8 @@ from torch import Tensor, nn
 
 from course_pkg.data.algorithmic import ntm_copy_task
 from course_pkg.models.ntm import NeuralTuringMachine
-from course_pkg.training import History, train
+from course_pkg.models.parameter_count import count_parameters
+from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_positive_int
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "copy_loss",
     "make_ntm",
     "make_copy_lstm",
-    "count_parameters",
     "matching_lstm_size",
     "train_copier",
     "bit_error",
@@ -72,11 +72,6 @@ class CopyLSTM(nn.Module):
                              f"got {tuple(inputs.shape)}")
         states, _ = self.lstm(inputs)  # (T, B, H)
         return self.output(states)  # (T, B, O)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """The number of trainable numbers in ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def make_ntm(bits: int = 4, controller_size: int = 32, memory_slots: int = 32,
@@ -190,12 +185,8 @@ def bit_error(model: nn.Module, length: int, bits: int = 4, num_sequences: int =
     require_positive_int("length", length)
     require_positive_int("num_sequences", num_sequences)
     inputs, targets, mask = ntm_copy_task(num_sequences, length, bits=bits, seed=seed + length)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         predicted = (model(inputs)[mask] > 0).to(targets.dtype)  # (L * n, bits)
-    finally:
-        model.train(was_training)
     return (predicted != targets[mask]).float().mean().item()
 
 

@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.algorithmic import sort_numbers
-from course_pkg.models.pointer import PointerNetwork
-from course_pkg.training import History, train
+from course_pkg.models.pointer import PointerNetwork, decoding_with_mask
+from course_pkg.training import History, evaluating, train
 from course_pkg.validation import (
     require_floating,
     require_in_range,
@@ -159,17 +159,8 @@ def sorting_accuracy(model: PointerNetwork, inputs: torch.Tensor, targets: torch
     if tuple(targets.shape) != tuple(inputs.shape[:2]):
         raise ValueError(f"targets: expected shape {tuple(inputs.shape[:2])} (the N, B of "
                          f"inputs), got {tuple(targets.shape)}")
-    if mask_chosen is not None and not isinstance(mask_chosen, bool):
-        raise TypeError(f"mask_chosen: expected True, False or None, got {mask_chosen!r}")
-    was_training, trained_mask = model.training, model.mask_chosen
-    model.eval()
-    if mask_chosen is not None:
-        model.mask_chosen = mask_chosen
-    try:
+    with evaluating(model), decoding_with_mask(model, mask_chosen):
         _, pointers = model(inputs)  # (N, B) greedy choices
-    finally:
-        model.train(was_training)
-        model.mask_chosen = trained_mask
     correct = pointers == targets  # (N, B)
     in_order = pointers.sort(dim=0).values  # (N, B): a permutation becomes 0..N-1
     repeated = (in_order[1:] == in_order[:-1]).any(dim=0)  # (B,) some position twice
@@ -218,12 +209,8 @@ def analyse_mistakes(model: PointerNetwork, inputs: torch.Tensor,
     if tuple(targets.shape) != tuple(inputs.shape[:2]):
         raise ValueError(f"targets: expected shape {tuple(inputs.shape[:2])} (the N, B of "
                          f"inputs), got {tuple(targets.shape)}")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         _, pointers = model(inputs)  # (N, B)
-    finally:
-        model.train(was_training)
     numbers = inputs[:, :, 0]  # (N, B)
     batch_index = torch.arange(inputs.shape[1])
     swaps, swap_gaps = 0, []

@@ -36,7 +36,7 @@ import torch
 from course_pkg.batching import masked_cross_entropy
 from course_pkg.data.algorithmic import DIGIT_VOCABULARY, START, DigitBatch, digit_strings
 from course_pkg.models.seq2seq import ATTENTION_KINDS, Seq2Seq
-from course_pkg.training import History, train
+from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_choice, require_positive_int
 
 __all__ = [
@@ -143,12 +143,10 @@ def reversal_accuracy(model: Seq2Seq, batch: DigitBatch) -> tuple[float, float]:
     if not isinstance(batch, DigitBatch):
         raise TypeError(f"batch: expected a DigitBatch (from digit_strings), got "
                         f"{type(batch).__name__}")
-    was_training = model.training
-    model.eval()
-    max_length = batch.src.shape[0]
-    tokens = model.greedy_decode(batch.src, START, max_length,
-                                 src_lengths=batch.src_lengths)  # (L, B)
-    model.train(was_training)
+    with evaluating(model):
+        max_length = batch.src.shape[0]
+        tokens = model.greedy_decode(batch.src, START, max_length,
+                                     src_lengths=batch.src_lengths)  # (L, B)
     digits = batch.tgt_out[:max_length]  # (L, B) the target digits, 0-padded
     real = torch.arange(max_length).unsqueeze(1) < batch.src_lengths.unsqueeze(0)  # (L, B)
     correct = (tokens == digits) & real  # (L, B)
@@ -174,10 +172,8 @@ def mirror_attention(model: Seq2Seq, batch: DigitBatch, offset: int = 0) -> floa
                         f"{type(batch).__name__}")
     if isinstance(offset, bool) or not isinstance(offset, int):
         raise TypeError(f"offset: expected an int, got {type(offset).__name__} {offset!r}")
-    was_training = model.training
-    model.eval()
-    _, weights = model(batch.src, batch.tgt_in, batch.src_lengths, return_attention=True)
-    model.train(was_training)  # weights (L+1, B, S)
+    with evaluating(model):
+        _, weights = model(batch.src, batch.tgt_in, batch.src_lengths, return_attention=True)  # weights (L+1, B, S)
     total, count = 0.0, 0
     for b, length in enumerate(batch.src_lengths.tolist()):
         steps = torch.arange(length)  # decoder steps t = 0..L-1 (0-based)

@@ -1,8 +1,8 @@
-"""SRU against the LSTM: arithmetic per step, measured time, and accuracy (chapter 16).
+"""SRU against the LSTM: arithmetic per step and measured time (chapter 16).
 
 Lei, Zhang, Wang, Dai & Artzi (2018), *Simple Recurrent Units for Highly Parallelizable
 Recurrence*, claim that taking the previous state out of the matrix products makes a recurrent
-layer much faster while keeping it as accurate. This module gives the chapter three measurements:
+layer much faster while keeping it as accurate. This module gives the chapter two measurements:
 
 - :func:`sequential_flops`: floating-point operations per step and per sequence that must wait
   for the previous step (the serial part) and those that can be done for all steps at once, for
@@ -10,32 +10,26 @@ layer much faster while keeping it as accurate. This module gives the chapter th
   element-wise work is serial: a few ``H``);
 - :func:`time_forward_backward`: measured seconds of one forward + backward pass of
   ``course_pkg.nn.SRU``, ``course_pkg.nn.LSTM`` and ``torch.nn.LSTM``, taking turns in an order
-  shuffled for every repeat (as ``benchmarks/sru_speed.py`` does), reported as medians;
-- :func:`train_adding_sru_lstm`: the adding problem of chapter 5 trained with an SRU and with an
-  LSTM under the same settings (:class:`SRURun` per model and seed; :func:`final_mse_rows`).
+  shuffled for every repeat (as ``benchmarks/sru_speed.py`` does), reported as medians.
+
+The accuracy comparison needs no code of its own: the chapter trains ``SequenceRegressor("sru")``
+and ``SequenceRegressor("lstm")`` with `course_pkg.experiments.adding.fit_adding`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
-from course_pkg.data.synthetic import adding_problem
-from course_pkg.experiments.adding import BASELINE_MSE, VALIDATION_SEED
-from course_pkg.experiments.timing import median_pass_seconds
+from course_pkg.experiments.timing import median_pass_ratios, median_pass_seconds
 from course_pkg.nn.recurrent import LSTM
 from course_pkg.nn.sru import SRU
-from course_pkg.training import evaluate, train
-from course_pkg.validation import require_choice, require_in_range, require_positive_int
+from course_pkg.validation import require_choice, require_positive_int
 
-__all__ = ["MODEL_NAMES", "sequential_flops", "time_forward_backward", "LastStepRegressor",
-           "SRURun", "train_adding_sru_lstm", "final_mse_rows"]
+__all__ = ["TIMED_NAMES", "sequential_flops", "time_forward_backward"]
 
-MODEL_NAMES = {"sru": "SRU", "lstm": "LSTM"}
 TIMED_NAMES = ("course SRU", "course LSTM", "torch.nn.LSTM")
 
 
@@ -72,7 +66,8 @@ def sequential_flops(input_size: int, hidden_size: int) -> dict[str, dict[str, i
 # ----------------------------------------------------------------------------------------------
 def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
                           hidden_size: int = 64, repeats: int = 7, warmup: int = 1,
-                          seed: int = 0) -> dict[int, dict[str, float]]:
+                          seed: int = 0, relative_to: str | None = None
+                          ) -> dict[int, dict[str, float]]:
     """Median seconds of one forward + backward pass, per sequence length and implementation.
 
     For each T in ``lengths``: a one-layer ``course_pkg.nn.SRU``, ``course_pkg.nn.LSTM`` and
@@ -80,7 +75,9 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
     backward pass starts from a fixed random upstream gradient and gives gradients for x and
     every weight. The three take turns, in an order shuffled afresh (seeded) for every repeat
     by ``course_pkg.experiments.timing``, so a change in the machine's load hits all alike.
-    Returns ``{T: {name: median seconds}}`` with the names of ``TIMED_NAMES``.
+    Returns ``{T: {name: median seconds}}`` with the names of ``TIMED_NAMES``; with
+    ``relative_to`` (one of those names), ``{T: {name: median of t_name / t_relative_to}}``,
+    each ratio taken within one round (`course_pkg.experiments.timing.median_pass_ratios`).
     """
     lengths = list(lengths)
     if not lengths:
@@ -90,6 +87,8 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
     for name, value in (("batch_size", batch_size), ("hidden_size", hidden_size),
                         ("repeats", repeats)):
         require_positive_int(name, value)
+    if relative_to is not None:
+        require_choice("relative_to", relative_to, TIMED_NAMES)
     torch.manual_seed(seed)
     H = hidden_size
     course_lstm = LSTM(H, H)
@@ -99,109 +98,8 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
     for T in lengths:
         x = torch.randn(T, batch_size, H, requires_grad=True)        # (T, B, H)
         upstream = torch.randn(T, batch_size, H)                      # dL/d output, (T, B, H)
-        results[T] = median_pass_seconds(modules, x, upstream, repeats, warmup)
+        if relative_to is None:
+            results[T] = median_pass_seconds(modules, x, upstream, repeats, warmup)
+        else:
+            results[T] = median_pass_ratios(modules, x, upstream, relative_to, repeats, warmup)
     return results
-
-
-# ----------------------------------------------------------------------------------------------
-# accuracy on the adding problem
-# ----------------------------------------------------------------------------------------------
-class LastStepRegressor(nn.Module):
-    """A recurrent layer (``"sru"``: `course_pkg.nn.SRU`; ``"lstm"``: `course_pkg.nn.LSTM`) and a
-    linear head on its last output: x (T, B, D) -> y_hat (B, O)."""
-
-    def __init__(self, kind: str, input_size: int = 2, hidden_size: int = 32,
-                 num_layers: int = 1, output_size: int = 1) -> None:
-        super().__init__()
-        require_choice("kind", kind, tuple(MODEL_NAMES))
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                            ("num_layers", num_layers), ("output_size", output_size)):
-            require_positive_int(name, value)
-        self.kind = kind
-        layer = SRU if kind == "sru" else LSTM
-        self.recurrent = layer(input_size, hidden_size, num_layers=num_layers)
-        self.head = nn.Linear(hidden_size, output_size)               # (O, H)
-
-    def forward(self, x: Tensor) -> Tensor:
-        states, _ = self.recurrent(x)                                 # (T, B, H)
-        return self.head(states[-1])                                  # (B, O)
-
-
-@dataclass
-class SRURun:
-    """One training run on the adding problem."""
-
-    kind: str                   # "sru" or "lstm"
-    seed: int
-    model: LastStepRegressor
-    eval_steps: list[int] = field(default_factory=list)
-    val_mse: list[float] = field(default_factory=list)
-    seconds: float = 0.0        # wall time of the training steps
-
-    @property
-    def final_mse(self) -> float:
-        return self.val_mse[-1]
-
-
-def _adding_loss(model, batch):
-    x, y = batch                                                      # (T, B, 2), (B,)
-    return F.mse_loss(model(x).squeeze(-1), y)
-
-
-def train_adding_sru_lstm(kinds: Sequence[str] = ("sru", "lstm"), seeds: Sequence[int] = (0,),
-                          length: int = 50, hidden_size: int = 32, num_layers: int = 1,
-                          steps: int = 600, batch_size: int = 64, learning_rate: float = 1e-2,
-                          clip_norm: float = 1.0, eval_every: int = 50,
-                          validation_size: int = 500) -> list[SRURun]:
-    """Train a `LastStepRegressor` of each kind and seed on the adding problem (chapter 5's
-    settings: Adam, global-norm clipping, a fresh batch per step); return the `SRURun` s.
-
-    ``torch.manual_seed(seed)`` fixes the initial weights and a generator seeded with ``seed``
-    the batches, so an SRU and an LSTM with the same seed see the same data; all runs are scored
-    on one validation set drawn with `VALIDATION_SEED`.
-    """
-    kinds, seeds = list(kinds), list(seeds)
-    if not kinds or not seeds:
-        raise ValueError(f"kinds, seeds: expected at least one of each, got {kinds}, {seeds}")
-    for kind in kinds:
-        require_choice("kind", kind, tuple(MODEL_NAMES))
-    for name, value in (("length", length), ("hidden_size", hidden_size),
-                        ("num_layers", num_layers), ("steps", steps),
-                        ("batch_size", batch_size), ("eval_every", eval_every),
-                        ("validation_size", validation_size)):
-        require_positive_int(name, value)
-    require_in_range("learning_rate", learning_rate, 0.0, 10.0)
-    validation = [adding_problem(validation_size, length, seed=VALIDATION_SEED)]
-    runs = []
-    for kind in kinds:
-        for seed in seeds:
-            torch.manual_seed(seed)
-            model = LastStepRegressor(kind, 2, hidden_size, num_layers)
-            optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-            data = torch.Generator().manual_seed(seed)
-            run = SRURun(kind, seed, model, [0], [evaluate(model, validation, _adding_loss)])
-            while run.eval_steps[-1] < steps:
-                chunk = min(eval_every, steps - run.eval_steps[-1])
-                history = train(model, lambda: adding_problem(batch_size, length, generator=data),
-                                _adding_loss, optimizer, chunk, clip_norm=clip_norm,
-                                progress=False)
-                run.seconds += history.seconds
-                run.eval_steps.append(run.eval_steps[-1] + len(history.losses))
-                run.val_mse.append(evaluate(model, validation, _adding_loss))
-                if len(history.losses) < chunk:                       # non-finite loss
-                    break
-            runs.append(run)
-    return runs
-
-
-def final_mse_rows(runs: Sequence[SRURun]) -> str:
-    """An aligned text table: one row per run (model, seed, final validation MSE, training
-    seconds), then the predict-the-mean baseline 1/6."""
-    if not runs:
-        raise ValueError("runs: expected at least one SRURun, got none")
-    lines = [f"{'model':<10}{'seed':>5}{'final MSE':>12}{'train s':>9}"]
-    for run in runs:
-        lines.append(f"{MODEL_NAMES[run.kind]:<10}{run.seed:>5}{run.final_mse:>12.4f}"
-                     f"{run.seconds:>9.1f}")
-    lines.append(f"{'predict 1':<10}{'-':>5}{BASELINE_MSE:>12.4f}{'-':>9}")
-    return "\n".join(lines)

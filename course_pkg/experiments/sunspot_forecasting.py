@@ -48,7 +48,8 @@ from course_pkg.data.time_series import (
     sliding_windows,
 )
 from course_pkg.models.autoregressive import AutoRegression
-from course_pkg.models.sequence_regressor import SequenceRegressor, count_parameters
+from course_pkg.models.parameter_count import count_parameters
+from course_pkg.models.sequence_regressor import SequenceRegressor
 from course_pkg.training import History, train
 from course_pkg.validation import require_ndim, require_positive_int, require_seeds
 

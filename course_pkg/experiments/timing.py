@@ -1,5 +1,6 @@
-"""Timing models side by side: the median seconds of one forward + backward pass (chapters 16
-and 18, and the scripts in ``benchmarks/``).
+"""Timing models side by side: the median seconds of one forward + backward pass, or the median
+ratio to one of them taken round by round (chapters 16 and 18, and the scripts in
+``benchmarks/``).
 
 A shared machine's speed drifts while a benchmark runs. To compare several models fairly they
 take turns: every repeat runs each model once, in an order shuffled afresh for that repeat
@@ -20,9 +21,9 @@ from typing import Callable, Mapping, Sequence
 
 from torch import Tensor, nn
 
-from course_pkg.validation import require_positive_int
+from course_pkg.validation import require_choice, require_positive_int
 
-__all__ = ["interleaved_times", "median_pass_seconds", "turn_order"]
+__all__ = ["interleaved_times", "median_pass_seconds", "median_pass_ratios", "turn_order"]
 
 
 def turn_order(names: Sequence[str], repeat: int, seed: int = 0) -> list[str]:
@@ -64,14 +65,11 @@ def interleaved_times(runs: Mapping[str, Callable[[], object]], repeats: int, wa
     return times
 
 
-def median_pass_seconds(modules: Mapping[str, nn.Module], x: Tensor, upstream: Tensor,
-                        repeats: int = 5, warmup: int = 1) -> dict[str, float]:
-    """``{name: median seconds}`` of ``output, _ = module(x); output.backward(upstream)``.
-
-    ``x`` is the input every module reads (it should require grad, so that the backward pass
-    also computes dL/dx); ``upstream`` is dL/d output, of the output's shape. Gradients are
-    cleared before every pass.
-    """
+def _pass_times(modules: Mapping[str, nn.Module], x: Tensor, upstream: Tensor, repeats: int,
+                warmup: int, clock: Callable[[], float] = time.perf_counter
+                ) -> dict[str, list[float]]:
+    """``{name: [seconds of each timed pass]}`` of ``output, _ = module(x);
+    output.backward(upstream)``, the modules taking turns (`interleaved_times`)."""
     if not modules:
         raise ValueError("modules: expected at least one module to time, got none")
 
@@ -83,6 +81,33 @@ def median_pass_seconds(modules: Mapping[str, nn.Module], x: Tensor, upstream: T
             output.backward(upstream)
         return run
 
-    times = interleaved_times({name: one_pass(module) for name, module in modules.items()},
-                              repeats, warmup)
+    return interleaved_times({name: one_pass(module) for name, module in modules.items()},
+                             repeats, warmup, clock=clock)
+
+
+def median_pass_seconds(modules: Mapping[str, nn.Module], x: Tensor, upstream: Tensor,
+                        repeats: int = 5, warmup: int = 1) -> dict[str, float]:
+    """``{name: median seconds}`` of ``output, _ = module(x); output.backward(upstream)``.
+
+    ``x`` is the input every module reads (it should require grad, so that the backward pass
+    also computes dL/dx); ``upstream`` is dL/d output, of the output's shape. Gradients are
+    cleared before every pass.
+    """
+    times = _pass_times(modules, x, upstream, repeats, warmup)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def median_pass_ratios(modules: Mapping[str, nn.Module], x: Tensor, upstream: Tensor,
+                       baseline: str, repeats: int = 5, warmup: int = 1,
+                       clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """``{name: median over repeats of t_name / t_baseline}``, each ratio taken within one round.
+
+    The same passes as `median_pass_seconds`, but every ratio compares two passes that ran
+    back to back in the same round, so a slow stretch of the machine that spans a round cancels
+    out of it; a ratio of two separate medians does not cancel it. ``baseline`` must be one of
+    the names of ``modules`` (its own ratio is 1.0). ``clock`` reads the time (seconds).
+    """
+    require_choice("baseline", baseline, list(modules))
+    times = _pass_times(modules, x, upstream, repeats, warmup, clock)
+    return {name: statistics.median(t / b for t, b in zip(values, times[baseline]))
+            for name, values in times.items()}

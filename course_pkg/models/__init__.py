@@ -1,8 +1,25 @@
 """Small models the chapters train: baselines and networks built from the package's layers.
 
-- :mod:`.bag_of_words`  an order-blind baseline (token counts -> perceptron), chapter 1
-- :mod:`.elman`         the Elman network: `course_pkg.nn.RNN` plus ``y_t = W_hy h_t + b_y``,
+- :mod:`.autoregressive`     the linear AR(p) forecaster fitted by least squares (chapter 9)
+- :mod:`.bag_of_words`       an order-blind baseline (token counts -> perceptron), chapter 1
+- :mod:`.char_cnn_tagger`    a character-CNN + BiLSTM tagger (Ma & Hovy 2016), chapter 17
+- :mod:`.char_lm`            embedding, LSTM, softmax over the next character (chapter 8)
+- :mod:`.elman`              the Elman network: `course_pkg.nn.RNN` plus ``y_t = W_hy h_t + b_y``,
   many-to-many or many-to-one, chapter 2
+- :mod:`.hand_set_gru`       GRUs with hand-set weights, to watch the gates (chapter 6)
+- :mod:`.image_sequence`     CNN features into an LSTM, and next-frame ConvLSTM models
+- :mod:`.memory_network`     the end-to-end memory network (MemN2N), chapter 12
+- :mod:`.ntm`                the neural Turing machine and its addressing steps, chapter 13
+- :mod:`.parameter_count`    ``count_parameters``, the size the chapters compare budgets by
+- :mod:`.pointer`            the pointer network and its masked pointer step, chapter 11
+- :mod:`.self_attention`     a self-attention block and a small sequence model on it
+- :mod:`.seq2seq`            a GRU encoder-decoder, with or without attention, chapter 10
+- :mod:`.sequence_regressor` a recurrent stack (RNN, GRU, LSTM or SRU) read out at its last
+  step: the adding problem's model (chapters 5, 6, 16, 18)
+- :mod:`.tagger`             a one- or two-directional, one- or many-layer tagger (chapter 7)
+- :mod:`.transformer`        a small encoder-decoder Transformer (chapter 19)
+
+Only the first two are imported here; import the others by their path.
 """
 
 from course_pkg.models.bag_of_words import BagOfWords, token_counts

@@ -26,6 +26,8 @@ input position).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +39,7 @@ from course_pkg.nn.recurrent import LSTM
 from course_pkg.validation import (require_choice, require_floating, require_ndim,
                                    require_positive_int)
 
-__all__ = ["pointer_step", "PointerNetwork"]
+__all__ = ["pointer_step", "PointerNetwork", "decoding_with_mask"]
 
 
 def pointer_step(scores: Tensor, chosen: Tensor | None = None) -> Tensor:
@@ -135,3 +137,19 @@ class PointerNetwork(nn.Module):
             all_log_probs.append(log_probs)
             pointers.append(pointer)
         return torch.stack(all_log_probs), torch.stack(pointers)  # (N, B, N), (N, B)
+
+
+@contextmanager
+def decoding_with_mask(model: PointerNetwork, mask_chosen: bool | None) -> Iterator[PointerNetwork]:
+    """``with decoding_with_mask(model, mask_chosen):`` decodes with ``model.mask_chosen`` set to
+    ``mask_chosen`` (None: the model's own setting), and puts the model's setting back after the
+    block, also when it raises."""
+    if mask_chosen is not None and not isinstance(mask_chosen, bool):
+        raise TypeError(f"mask_chosen: expected True, False or None, got {mask_chosen!r}")
+    trained_mask = model.mask_chosen
+    if mask_chosen is not None:
+        model.mask_chosen = mask_chosen
+    try:
+        yield model
+    finally:
+        model.mask_chosen = trained_mask

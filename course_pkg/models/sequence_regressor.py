@@ -1,4 +1,4 @@
-"""A recurrent layer read out at its last step: many-to-one regression (chapters 5 and 6).
+"""A recurrent layer read out at its last step: many-to-one regression (chapters 5, 6, 16, 18).
 
 The network reads a whole sequence and predicts one vector from its final hidden state::
 
@@ -10,7 +10,8 @@ The network reads a whole sequence and predicts one vector from its final hidden
 - ``"rnn"``:  the Elman RNN, ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``;
 - ``"gru"``:  the GRU of Cho et al. (2014), PyTorch's form (reset gate on ``W_hn h + b_hn``);
 - ``"lstm"``: the LSTM of Hochreiter & Schmidhuber (1997) with a forget gate (Gers et al. 2000);
-  only ``h_T`` is read, the cell state ``c_T`` stays inside.
+  only ``h_T`` is read, the cell state ``c_T`` stays inside;
+- ``"sru"``:  the Simple Recurrent Unit of Lei et al. (2018), ``course_pkg.nn.SRU``.
 
 The adding problem (``course_pkg.data.synthetic.adding_problem``) is the task the chapters train
 it on: input size 2 (value, marker), output size 1 (the sum of the two marked values).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from course_pkg.nn import GRU, LSTM, RNN
+from course_pkg.nn import GRU, LSTM, RNN, SRU
 from course_pkg.validation import (
     require_choice,
     require_floating,
@@ -28,31 +29,35 @@ from course_pkg.validation import (
     require_positive_int,
 )
 
-__all__ = ["SequenceRegressor", "RECURRENT_LAYERS", "count_parameters"]
+__all__ = ["SequenceRegressor", "RECURRENT_LAYERS"]
 
 #: The recurrent layer behind each ``cell`` name.
-RECURRENT_LAYERS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
+RECURRENT_LAYERS = {"rnn": RNN, "gru": GRU, "lstm": LSTM, "sru": SRU}
 
 
 class SequenceRegressor(nn.Module):
-    """One recurrent layer (``cell`` in ``"rnn"``, ``"gru"``, ``"lstm"``) and a linear head.
+    """A recurrent stack (``cell`` a key of ``RECURRENT_LAYERS``) and a linear head on its last
+    output.
 
-    Parameters: ``recurrent.weight_ih_l0`` (G*H, D), ``recurrent.weight_hh_l0`` (G*H, H),
-    ``recurrent.bias_ih_l0`` and ``recurrent.bias_hh_l0`` (G*H,) with G = 1, 3 or 4 gate blocks,
+    Parameters, for ``"rnn"``, ``"gru"`` and ``"lstm"``: ``recurrent.weight_ih_l0`` (G*H, D),
+    ``recurrent.weight_hh_l0`` (G*H, H), ``recurrent.bias_ih_l0`` and ``recurrent.bias_hh_l0``
+    (G*H,) with G = 1, 3 or 4 gate blocks (and ``_l1``, ... for more layers), then
     ``head.weight`` (O, H) and ``head.bias`` (O,). Same names and initialisation as
     ``torch.nn.RNN``/``GRU``/``LSTM`` followed by ``torch.nn.Linear``, so a state dict moves
-    between the two unchanged. Inputs are time-major ``(T, B, D)``.
+    between the two unchanged. ``"sru"`` has `course_pkg.nn.SRU`'s parameters. Inputs are
+    time-major ``(T, B, D)``.
     """
 
     def __init__(self, cell: str, input_size: int = 2, hidden_size: int = 32,
-                 output_size: int = 1):
+                 output_size: int = 1, num_layers: int = 1):
         super().__init__()
         require_choice("cell", cell, tuple(RECURRENT_LAYERS))
-        require_positive_int("input_size", input_size)
-        require_positive_int("hidden_size", hidden_size)
-        require_positive_int("output_size", output_size)
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                            ("output_size", output_size), ("num_layers", num_layers)):
+            require_positive_int(name, value)
         self.cell = cell
-        self.recurrent = RECURRENT_LAYERS[cell](input_size, hidden_size)  # tanh for "rnn"
+        self.recurrent = RECURRENT_LAYERS[cell](input_size, hidden_size,      # tanh for "rnn"
+                                                num_layers=num_layers)
         self.head = nn.Linear(hidden_size, output_size)                   # W_out (O, H), b_out (O,)
 
     def hidden_states(self, x: Tensor) -> Tensor:
@@ -70,10 +75,3 @@ class SequenceRegressor(nn.Module):
         """The prediction from the last hidden state: ``x`` (T, B, D) -> (B, O)."""
         last = self.hidden_states(x)[-1]  # (B, H) = h_T
         return self.head(last)            # (B, O)
-
-
-def count_parameters(module: nn.Module) -> int:
-    """The number of trainable numbers in ``module`` (sum of ``p.numel()``)."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

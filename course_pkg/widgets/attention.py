@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from course_pkg.data.algorithmic import DIGIT_VOCABULARY, FIRST_DIGIT, START
-from course_pkg.models.pointer import PointerNetwork
+from course_pkg.models.pointer import PointerNetwork, decoding_with_mask
 from course_pkg.models.seq2seq import Seq2Seq
+from course_pkg.training import evaluating
 from course_pkg.widgets.live import LiveRange, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
@@ -91,10 +92,8 @@ def decode_with_attention(model: Seq2Seq, digits: Sequence[int]) -> tuple[np.nda
         raise ValueError("model: expected a Seq2Seq with attention, got attention=None")
     digits = _check_digits(digits)
     src = torch.tensor(digits, dtype=torch.int64).add(FIRST_DIGIT).unsqueeze(1)  # (L, 1) ids
-    was_training = model.training
-    model.eval()
-    tokens, weights = model.greedy_decode(src, START, len(digits), return_attention=True)
-    model.train(was_training)
+    with evaluating(model):
+        tokens, weights = model.greedy_decode(src, START, len(digits), return_attention=True)
     written = [DIGIT_VOCABULARY[token] for token in tokens[:, 0].tolist()]
     return weights[:, 0].double().numpy(), written  # (L, L) rows sum to 1
 
@@ -185,19 +184,10 @@ def decode_pointers(model: PointerNetwork, numbers: Sequence[float],
     """
     if not isinstance(model, PointerNetwork):
         raise TypeError(f"model: expected a PointerNetwork, got {type(model).__name__}")
-    if mask_chosen is not None and not isinstance(mask_chosen, bool):
-        raise TypeError(f"mask_chosen: expected True, False or None, got {mask_chosen!r}")
     numbers = _check_numbers(numbers)
     inputs = torch.tensor(numbers, dtype=torch.float32).view(-1, 1, 1)  # (N, 1, 1)
-    was_training, trained_mask = model.training, model.mask_chosen
-    model.eval()
-    if mask_chosen is not None:
-        model.mask_chosen = mask_chosen
-    try:
+    with evaluating(model), decoding_with_mask(model, mask_chosen):
         log_probs, pointers = model(inputs)  # (N, 1, N), (N, 1)
-    finally:
-        model.train(was_training)
-        model.mask_chosen = trained_mask
     return log_probs[:, 0].exp().double().numpy(), pointers[:, 0].tolist()
 
 

@@ -26,6 +26,7 @@ import torch
 
 from course_pkg.data.future_context import TAGS, WORDS
 from course_pkg.models.tagger import RecurrentTagger
+from course_pkg.training import evaluating
 from course_pkg.widgets.live import LiveRange, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
@@ -42,17 +43,16 @@ def context_sensitivity(tagger: RecurrentTagger, words: torch.Tensor) -> np.ndar
     words = torch.as_tensor(words)
     if words.ndim != 1:
         raise ValueError(f"words: expected a 1-D sentence (T,) of word ids, got shape {tuple(words.shape)}")
-    was_training = tagger.training
-    tagger.eval()
-    embedded = tagger.embed(words[:, None]).detach().requires_grad_(True)  # (T, 1, E)
-    scores = tagger.scores_from_embeddings(embedded)[:, 0]  # (T, K)
-    length, num_tags = scores.shape
-    squared = torch.zeros(length, length, dtype=torch.float64)  # (T out, T in)
-    for t in range(length):
-        for k in range(num_tags):
-            (grad,) = torch.autograd.grad(scores[t, k], embedded, retain_graph=True)  # (T, 1, E)
-            squared[t] += grad[:, 0].double().pow(2).sum(dim=1)
-    tagger.train(was_training)
+    with evaluating(tagger):
+        embedded = tagger.embed(words[:, None]).detach().requires_grad_(True)  # (T, 1, E)
+        scores = tagger.scores_from_embeddings(embedded)[:, 0]  # (T, K)
+        length, num_tags = scores.shape
+        squared = torch.zeros(length, length, dtype=torch.float64)  # (T out, T in)
+        for t in range(length):
+            for k in range(num_tags):
+                (grad,) = torch.autograd.grad(scores[t, k], embedded,
+                                              retain_graph=True)  # (T, 1, E)
+                squared[t] += grad[:, 0].double().pow(2).sum(dim=1)
     return squared.sqrt().numpy()
 
 
@@ -108,11 +108,8 @@ def _read(taggers: dict[str, RecurrentTagger], words: torch.Tensor):
     sensitivities = {name: context_sensitivity(tagger, words) for name, tagger in taggers.items()}
     predictions = {}
     for name, tagger in taggers.items():
-        was_training = tagger.training
-        tagger.eval()
-        with torch.no_grad():
+        with evaluating(tagger), torch.no_grad():
             predictions[name] = torch.softmax(tagger(words[:, None])[:, 0], dim=1)  # (T, K)
-        tagger.train(was_training)
     return sensitivities, predictions
 
 

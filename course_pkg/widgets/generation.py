@@ -25,6 +25,7 @@ import torch
 from course_pkg.data.text import CharVocabulary
 from course_pkg.models.char_lm import CharLM
 from course_pkg.sampling import generate
+from course_pkg.training import evaluating
 from course_pkg.validation import require_positive_int
 from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
@@ -72,13 +73,11 @@ def temperature_sample(
     if not seed_text:
         raise ValueError("seed_text: expected at least one character, got ''")
     seed_ids = vocabulary.encode(seed_text)  # (S,)
-    was_training = model.training
-    model.eval()
-    new_ids = generate(model.step, seed_ids, length, temperature=temperature,
-                       end_id=vocabulary.end_id, generator=torch.Generator().manual_seed(seed))  # (N,)
-    # The distributions the N characters were drawn from: after seed[-1], then after each new id.
-    logits, _ = model(torch.cat([seed_ids, new_ids[:-1]])[:, None])  # (S + N - 1, 1, V)
-    model.train(was_training)
+    with evaluating(model):
+        new_ids = generate(model.step, seed_ids, length, temperature=temperature,
+                           end_id=vocabulary.end_id, generator=torch.Generator().manual_seed(seed))  # (N,)
+        # The distributions the N characters were drawn from: after seed[-1], then after each new id.
+        logits, _ = model(torch.cat([seed_ids, new_ids[:-1]])[:, None])  # (S + N - 1, 1, V)
     drawn_from = logits[len(seed_ids) - 1:, 0]  # (N, V)
     entropies = entropy_bits(drawn_from, temperature)  # (N,)
     first_probs = torch.softmax(drawn_from[0].double() / temperature, dim=0)  # (V,)

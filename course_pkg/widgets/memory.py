@@ -39,6 +39,7 @@ from course_pkg.models.ntm import (
     interpolate,
     sharpen,
 )
+from course_pkg.training import evaluating
 from course_pkg.validation import require_positive_int, require_shape
 from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, precomputed_slider
@@ -93,12 +94,8 @@ def story_attention(model: EndToEndMemoryNetwork, stories: Sequence[BabiStory],
         raise ValueError(f"sentence_width: expected >= the longest sentence ({width} words), "
                          f"got {sentence_width}")
     padded = F.pad(batch.stories, (0, sentence_width - width), value=PAD)  # (N, S, W)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         logits, attention = model(padded, batch.questions, return_attention=True)
-    finally:
-        model.train(was_training)
     return torch.softmax(logits, dim=1), attention  # (N, V), (N, K, S)
 
 
@@ -338,16 +335,12 @@ def addressing_widget(settings: Sequence[AddressingSetting] = ADDRESSING_SETTING
 @torch.no_grad()
 def _run_copy(ntm: NeuralTuringMachine, others: dict[str, nn.Module], inputs: Tensor):
     """NTM logits (T, 1, O) and trace, and the logits of every other model, in eval mode."""
-    models = [ntm, *others.values()]
-    modes = [model.training for model in models]
-    for model in models:
-        model.eval()
-    try:
+    with evaluating(ntm):
         logits, trace = ntm(inputs, return_trace=True)
-        other_logits = {name: model(inputs) for name, model in others.items()}
-    finally:
-        for model, mode in zip(models, modes):
-            model.train(mode)
+    other_logits = {}
+    for name, model in others.items():
+        with evaluating(model):
+            other_logits[name] = model(inputs)
     return logits, trace, other_logits
 
 

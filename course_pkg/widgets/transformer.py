@@ -20,6 +20,7 @@ import torch
 
 from course_pkg.data.algorithmic import DIGIT_VOCABULARY, END, FIRST_DIGIT, START
 from course_pkg.models.transformer import TransformerSeq2Seq
+from course_pkg.training import evaluating
 from course_pkg.widgets.live import LiveChoice, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import image_html
 from course_pkg.widgets.precomputed_grid import precomputed_grid
@@ -53,10 +54,8 @@ def head_weights(model: TransformerSeq2Seq, digits: Sequence[int]) -> dict[str, 
     digits = _check_digits(digits)
     src = torch.tensor([d + FIRST_DIGIT for d in digits])[:, None]  # (S, 1)
     tgt_in = torch.cat([torch.tensor([START]), src.flip(0)[:, 0]])[:, None]  # (S+1, 1)
-    was_training = model.training
-    model.eval()
-    maps = model.attention_maps(src, tgt_in)
-    model.train(was_training)
+    with evaluating(model):
+        maps = model.attention_maps(src, tgt_in)
     return {f"{kind}, layer {i + 1}": w[0].numpy()
             for kind, per_layer in (("encoder self-attention", maps["encoder"]),
                                     ("decoder self-attention", maps["decoder self"]),
