@@ -7,6 +7,7 @@ from course_pkg.data.babi import (
     ACTORS,
     PAD,
     PLACES,
+    SENTENCE_WIDTH,
     VERBS,
     VOCABULARY,
     BabiStory,
@@ -89,6 +90,10 @@ def test_encode_stories_layout():
     assert [VOCABULARY[i] for i in batch.answers.tolist()] == ["office", "hallway"]
     assert batch.supporting.tolist() == [2, 0] and batch.lengths.tolist() == [3, 1]
     assert encode_stories(stories, max_sentences=5).stories.shape == (2, 5, 6)
+    # every batch has the same sentence width, whatever its longest sentence
+    (short,) = stories[1:]
+    assert encode_stories([short]).stories.shape == (1, 1, SENTENCE_WIDTH) == (1, 1, 6)
+    assert encode_stories([short], sentence_width=9).stories.shape == (1, 1, 9)
 
     tokens, lengths = flatten_stories(batch)
     assert tokens.shape == (5 + 6 + 5 + 3, 2)  # time-major
@@ -107,3 +112,6 @@ def test_bad_arguments():
         encode_stories(stories, max_sentences=4)
     with pytest.raises(ValueError, match="stories"):
         encode_stories([])
+    with pytest.raises(ValueError, match=r"sentence_width: expected >= the longest sentence "
+                                         r"\(6 words\), got 5"):
+        encode_stories(stories, sentence_width=5)

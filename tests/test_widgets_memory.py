@@ -13,12 +13,11 @@ import pytest
 import torch
 
 from course_pkg.data.algorithmic import ntm_copy_task
-from course_pkg.data.babi import VOCABULARY, encode_stories, generate_stories
+from course_pkg.data.babi import SENTENCE_WIDTH, VOCABULARY, encode_stories, generate_stories
 from course_pkg.experiments.ntm_copy import make_copy_lstm, make_ntm
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.widgets.memory import (
     ADDRESSING_SETTINGS,
-    SENTENCE_WIDTH,
     AddressingSetting,
     addressing_widget,
     copy_trace_figure,
@@ -56,10 +55,10 @@ def test_story_widget_shows_each_storys_attention(memory_network):
     assert view != first
     story = stories[2]
     # the reference: this story alone, through the model, padded to the training width
-    batch = encode_stories([story], 6)
-    padded = torch.nn.functional.pad(batch.stories, (0, SENTENCE_WIDTH - batch.stories.shape[2]))
+    batch = encode_stories([story], 6)            # sentences padded to SENTENCE_WIDTH words
+    assert batch.stories.shape[2] == SENTENCE_WIDTH
     with torch.no_grad():
-        logits, attention = memory_network(padded, batch.questions, return_attention=True)
+        logits, attention = memory_network(batch.stories, batch.questions, return_attention=True)
     rows = table_rows(view)[1:]  # after the header
     assert len(rows) == len(story.sentences)
     for i, (row, sentence) in enumerate(zip(rows, story.sentences)):
@@ -209,10 +208,10 @@ def test_story_widget_live_answers_a_new_story(memory_network, monkeypatch):
     box.set(777)
     view = box.view.children[0].value
     (story,) = generate_stories(1, max_sentences=6, seed=777)
-    batch = encode_stories([story], 6)
-    padded = torch.nn.functional.pad(batch.stories, (0, SENTENCE_WIDTH - batch.stories.shape[2]))
+    batch = encode_stories([story], 6)            # sentences padded to SENTENCE_WIDTH words
+    assert batch.stories.shape[2] == SENTENCE_WIDTH
     with torch.no_grad():
-        logits, attention = memory_network(padded, batch.questions, return_attention=True)
+        logits, attention = memory_network(batch.stories, batch.questions, return_attention=True)
     rows = table_rows(view)[1:]
     assert len(rows) == len(story.sentences)
     for i, row in enumerate(rows):

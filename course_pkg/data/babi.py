@@ -59,6 +59,10 @@ PLACES = ("bedroom", "kitchen", "garden", "hallway", "bathroom", "office")
 VERBS = ("went to", "journeyed to", "moved to", "travelled to", "went back to")
 
 PAD = 0
+#: The most words a generated sentence has ("<actor> went back to the <place>"): every batch
+#: pads its sentences to this width, so a memory network's position encoding (which depends on
+#: the padded width) sees the same width in training, testing and the widgets.
+SENTENCE_WIDTH = 3 + max(len(verb.split()) for verb in VERBS)
 #: Every word the stories use, padding first; ``VOCABULARY[i]`` is the word with id i.
 VOCABULARY = ("<pad>",) + tuple(sorted(
     {a.lower() for a in ACTORS} | set(PLACES)
@@ -142,10 +146,13 @@ def generate_stories(
     return stories
 
 
-def encode_stories(stories: Sequence[BabiStory], max_sentences: int | None = None) -> BabiBatch:
-    """Encode text stories as tensors; ``max_sentences`` fixes S (default: the longest story).
+def encode_stories(stories: Sequence[BabiStory], max_sentences: int | None = None,
+                   sentence_width: int = SENTENCE_WIDTH) -> BabiBatch:
+    """Encode text stories as tensors (N, S, W); ``max_sentences`` fixes S (default: the longest
+    story), ``sentence_width`` fixes W (default `SENTENCE_WIDTH`, the same for every batch).
 
-    A story longer than ``max_sentences`` raises ValueError (the supporting fact could be lost).
+    A story longer than ``max_sentences`` raises ValueError (the supporting fact could be lost),
+    as does a sentence longer than ``sentence_width``.
     """
     if len(stories) == 0:
         raise ValueError("stories: expected at least one story, got none")
@@ -153,13 +160,18 @@ def encode_stories(stories: Sequence[BabiStory], max_sentences: int | None = Non
     if max_sentences is None:
         max_sentences = longest
     require_positive_int("max_sentences", max_sentences)
+    require_positive_int("sentence_width", sentence_width)
     if longest > max_sentences:
         raise ValueError(f"max_sentences: expected >= the longest story ({longest} sentences), "
                          f"got {max_sentences}")
     encoded = [[encode_words(tokenize(s)) for s in story.sentences] for story in stories]
     questions = [encode_words(tokenize(story.question)) for story in stories]
     max_words = max(len(words) for story in encoded for words in story)
-    story_ids = torch.zeros(len(stories), max_sentences, max_words, dtype=torch.int64)  # (B,S,W)
+    if max_words > sentence_width:
+        raise ValueError(f"sentence_width: expected >= the longest sentence ({max_words} words), "
+                         f"got {sentence_width}")
+    story_ids = torch.zeros(len(stories), max_sentences, sentence_width,
+                            dtype=torch.int64)                                      # (B, S, W)
     question_ids = torch.zeros(len(stories), max(map(len, questions)), dtype=torch.int64)
     for b, (story, question) in enumerate(zip(encoded, questions)):
         for s, words in enumerate(story):

@@ -46,6 +46,7 @@ __all__ = [
     "train_story_reader",
     "memory_network_error",
     "story_reader_error",
+    "answers_and_hop_attention",
     "hop_attention",
     "supporting_fact_rates",
     "error_by_age",
@@ -67,15 +68,6 @@ class BabiData:
     test_token_lengths: Tensor
 
 
-def _pad_words(batch: BabiBatch, width: int) -> BabiBatch:
-    """Pad the sentences of ``batch`` with 0 to ``width`` words (the position encoding of the
-    memory network depends on the padded width, so training and test must share it)."""
-    extra = width - batch.stories.shape[2]
-    if extra == 0:
-        return batch
-    return batch._replace(stories=F.pad(batch.stories, (0, extra), value=PAD))
-
-
 def make_babi_data(
     num_train: int = 1000,
     num_test: int = 1000,
@@ -92,8 +84,6 @@ def make_babi_data(
     test_stories = generate_stories(num_test, max_sentences=max_sentences, seed=seed + 1)
     train_batch = encode_stories(train_stories, max_sentences)
     test_batch = encode_stories(test_stories, max_sentences)
-    width = max(train_batch.stories.shape[2], test_batch.stories.shape[2])
-    train_batch, test_batch = _pad_words(train_batch, width), _pad_words(test_batch, width)
     train_tokens, train_token_lengths = flatten_stories(train_batch)
     test_tokens, test_token_lengths = flatten_stories(test_batch)
     return BabiData(train_stories, test_stories, train_batch, test_batch,
@@ -266,11 +256,18 @@ def train_story_reader(
 
 
 @torch.no_grad()
+def answers_and_hop_attention(model: EndToEndMemoryNetwork, batch: BabiBatch
+                              ) -> tuple[Tensor, Tensor]:
+    """The answer probabilities (N, V) and the attention of every hop over the sentences
+    (N, K, S) of ``model`` on ``batch``, computed in eval mode."""
+    with evaluating(model):
+        logits, attention = model(batch.stories, batch.questions, return_attention=True)
+    return torch.softmax(logits, dim=1), attention
+
+
 def hop_attention(model: EndToEndMemoryNetwork, batch: BabiBatch) -> Tensor:
     """The attention of every hop over the sentences, (N, K, S), computed in eval mode."""
-    with evaluating(model):
-        _, attention = model(batch.stories, batch.questions, return_attention=True)
-    return attention
+    return answers_and_hop_attention(model, batch)[1]
 
 
 def supporting_fact_rates(attention: Tensor, supporting: Tensor) -> list[float]:

@@ -1,20 +1,20 @@
 """Looking inside the gates: every gate value of an LSTM or a GRU layer at every time step.
 
 ``torch.nn.LSTM``/``GRU`` (and `course_pkg.nn`'s drop-ins) return only the hidden states. The
-gates at step t depend on the input ``x_t`` and the previous state ``h_{t-1}``, both of which we
-have, so one matrix product per weight recovers them all (PyTorch's gate order and equations,
-as in `course_pkg.nn.cells`)::
+traces here run the layer's own weights through the package's step functions that also return
+the gates, `course_pkg.nn.cells.lstm_step_gates` and `gru_step_gates` (PyTorch's gate order and
+equations)::
 
     LSTM:  [a_i, a_f, a_g, a_o] = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
            i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o);   g = tanh(a_g)
-           c_t = f * c_{t-1} + i * g
+           c_t = f * c_{t-1} + i * g;   h_t = o * tanh(c_t)
 
     GRU:   [x_r, x_z, x_n] = x_t W_ih^T + b_ih;   [h_r, h_z, h_n] = h_{t-1} W_hh^T + b_hh
            r = sigmoid(x_r + h_r);   z = sigmoid(x_z + h_z);   n = tanh(x_n + r * h_n)
+           h_t = (1 - z) * n + z * h_{t-1}
 
-The hidden states come from running the layer itself, and the cell states of the LSTM from the
-recursion above; `lstm_gate_trace` and `gru_gate_trace` return them with the gates, as numpy
-arrays of shape (T, B, H), for plotting.
+from zero states; `lstm_gate_trace` and `gru_gate_trace` return the gates with the states, as
+numpy arrays of shape (T, B, H), for plotting.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from course_pkg.nn.cells import gru_step_gates, lstm_step_gates
 from course_pkg.validation import require_floating, require_ndim
 
 __all__ = ["LSTMTrace", "GRUTrace", "lstm_gate_trace", "gru_gate_trace"]
@@ -78,40 +79,35 @@ def _as_numpy(tensor):
     return tensor.detach().cpu().numpy()
 
 
-def _previous_states(hidden):
-    """h_0 = 0, h_1, ..., h_{T-1}: the state each step starts from. (T, B, H) -> (T, B, H)."""
-    return torch.cat([torch.zeros_like(hidden[:1]), hidden[:-1]])
-
-
 @torch.no_grad()
 def lstm_gate_trace(lstm, x) -> LSTMTrace:
-    """Run ``lstm`` (one layer, ``torch.nn.LSTM`` or `course_pkg.nn.LSTM`) on ``x`` (T, B, D)
-    from zero states and return every gate and state as an `LSTMTrace`."""
+    """Run the weights of ``lstm`` (one layer, ``torch.nn.LSTM`` or `course_pkg.nn.LSTM`) over
+    ``x`` (T, B, D) from zero states, step by step with `lstm_step_gates`, and return every gate
+    and state as an `LSTMTrace`."""
     H = _check_layer_and_input(lstm, x, 4, "LSTM")
-    hidden, _ = lstm(x)                                                  # (T, B, H)
-    a = (x @ lstm.weight_ih_l0.T + lstm.bias_ih_l0
-         + _previous_states(hidden) @ lstm.weight_hh_l0.T + lstm.bias_hh_l0)   # (T, B, 4H)
-    i, f, g, o = a.split(H, dim=2)                                       # each (T, B, H)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    cells = torch.empty_like(hidden)                                     # (T, B, H)
-    c = torch.zeros_like(hidden[0])                                      # (B, H) c_0
+    x_proj = x @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + lstm.bias_hh_l0   # (T, B, 4H)
+    h = c = x.new_zeros(x.shape[1], H)                                     # (B, H) h_0, c_0
+    steps = []
     for t in range(x.shape[0]):
-        c = f[t] * c + i[t] * g[t]
-        cells[t] = c
-    return LSTMTrace(_as_numpy(i), _as_numpy(f), _as_numpy(g), _as_numpy(o), _as_numpy(cells),
-                     _as_numpy(hidden))
+        step = lstm_step_gates(x_proj[t], h, c, lstm.weight_hh_l0)
+        h, c = step.h, step.c
+        steps.append(step)
+    i, f, g, o, cells, hidden = (_as_numpy(torch.stack(values)) for values in zip(*steps))
+    return LSTMTrace(i, f, g, o, cells, hidden)
 
 
 @torch.no_grad()
 def gru_gate_trace(gru, x) -> GRUTrace:
-    """Run ``gru`` (one layer, ``torch.nn.GRU`` or `course_pkg.nn.GRU`) on ``x`` (T, B, D) from
-    a zero state and return its gates and states as a `GRUTrace`."""
+    """Run the weights of ``gru`` (one layer, ``torch.nn.GRU`` or `course_pkg.nn.GRU`) over ``x``
+    (T, B, D) from a zero state, step by step with `gru_step_gates`, and return its gates and
+    states as a `GRUTrace`."""
     H = _check_layer_and_input(gru, x, 3, "GRU")
-    hidden, _ = gru(x)                                                   # (T, B, H)
-    x_r, x_z, x_n = (x @ gru.weight_ih_l0.T + gru.bias_ih_l0).split(H, dim=2)
-    h_r, h_z, h_n = (_previous_states(hidden) @ gru.weight_hh_l0.T
-                     + gru.bias_hh_l0).split(H, dim=2)                   # each (T, B, H)
-    r = torch.sigmoid(x_r + h_r)
-    z = torch.sigmoid(x_z + h_z)
-    n = torch.tanh(x_n + r * h_n)
-    return GRUTrace(_as_numpy(r), _as_numpy(z), _as_numpy(n), _as_numpy(hidden))
+    x_proj = x @ gru.weight_ih_l0.T + gru.bias_ih_l0                       # (T, B, 3H)
+    h = x.new_zeros(x.shape[1], H)                                         # (B, H) h_0
+    steps = []
+    for t in range(x.shape[0]):
+        step = gru_step_gates(x_proj[t], h, gru.weight_hh_l0, gru.bias_hh_l0)
+        h = step.h
+        steps.append(step)
+    r, z, n, hidden = (_as_numpy(torch.stack(values)) for values in zip(*steps))
+    return GRUTrace(r, z, n, hidden)

@@ -29,11 +29,14 @@ The multi-layer modules in :mod:`course_pkg.nn.recurrent` compute the input part
 ``x W_ih^T + b_ih`` of every time step in one matrix product first, so the step functions here
 (`rnn_step`, `lstm_step`, `gru_step`) take that projection, ``x_proj``, and do only the work that
 must wait for the previous state: one product with ``W_hh`` and the element-wise gate arithmetic.
+`lstm_step_gates` and `gru_step_gates` are the same steps returning every gate as well (the
+step functions call them), for the pictures of the gates at work.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +51,8 @@ from course_pkg.validation import (
     require_shape,
 )
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "rnn_step", "lstm_step", "gru_step"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "rnn_step", "lstm_step", "gru_step",
+           "LSTMGates", "GRUGates", "lstm_step_gates", "gru_step_gates"]
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -66,26 +70,55 @@ def rnn_step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, nonlinearity: str = "
     return NONLINEARITIES[nonlinearity](pre_activation)
 
 
-def lstm_step(x_proj: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor) -> tuple[Tensor, Tensor]:
-    """LSTM step ``c' = f * c + i * g``, ``h' = o * tanh(c')``.
+class LSTMGates(NamedTuple):
+    """One LSTM step's gates and new states, each (B, H)."""
+
+    i: Tensor   # input gate
+    f: Tensor   # forget gate
+    g: Tensor   # candidate cell values
+    o: Tensor   # output gate
+    c: Tensor   # c' = f * c + i * g
+    h: Tensor   # h' = o * tanh(c')
+
+
+class GRUGates(NamedTuple):
+    """One GRU step's gates and new state, each (B, H)."""
+
+    r: Tensor   # reset gate
+    z: Tensor   # update gate
+    n: Tensor   # candidate state
+    h: Tensor   # h' = (1 - z) * n + z * h
+
+
+def lstm_step_gates(x_proj: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor) -> LSTMGates:
+    """LSTM step ``c' = f * c + i * g``, ``h' = o * tanh(c')``, returning the gates too.
 
     ``x_proj`` (B, 4H) is ``x W_ih^T + b_ih + b_hh``, ``h`` and ``c`` (B, H),
-    ``weight_hh`` (4H, H). Returns (h', c'), each (B, H).
+    ``weight_hh`` (4H, H). Returns `LSTMGates` (i, f, g, o, c', h'), each (B, H).
     """
     gates = torch.addmm(x_proj, h, weight_hh.t())               # (B, 4H): blocks i, f, g, o
     i, f, g, o = gates.chunk(4, dim=1)                          # each (B, H)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
     c = f * c + i * g                                           # (B, H) the cell state
     h = o * torch.tanh(c)                                       # (B, H)
-    return h, c
+    return LSTMGates(i, f, g, o, c, h)
 
 
-def gru_step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
-    """GRU step ``h' = (1 - z) * n + z * h`` with ``n = tanh(x_n + r * (h W_hn^T + b_hn))``.
+def lstm_step(x_proj: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor) -> tuple[Tensor, Tensor]:
+    """LSTM step ``c' = f * c + i * g``, ``h' = o * tanh(c')`` (`lstm_step_gates` without the
+    gates). Returns (h', c'), each (B, H)."""
+    step = lstm_step_gates(x_proj, h, c, weight_hh)
+    return step.h, step.c
+
+
+def gru_step_gates(x_proj: Tensor, h: Tensor, weight_hh: Tensor,
+                   bias_hh: Tensor | None) -> GRUGates:
+    """GRU step ``h' = (1 - z) * n + z * h`` with ``n = tanh(x_n + r * (h W_hn^T + b_hn))``,
+    returning the gates too.
 
     ``x_proj`` (B, 3H) is ``x W_ih^T + b_ih`` (input bias only: ``b_hn`` must stay inside the
     reset gate's product), ``h`` (B, H), ``weight_hh`` (3H, H), ``bias_hh`` (3H,) or None.
-    Returns h' (B, H).
+    Returns `GRUGates` (r, z, n, h'), each (B, H).
     """
     if bias_hh is None:
         h_proj = h.mm(weight_hh.t())                            # (B, 3H)
@@ -96,7 +129,13 @@ def gru_step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | Non
     r = torch.sigmoid(x_r + h_r)                                # reset gate
     z = torch.sigmoid(x_z + h_z)                                # update gate
     n = torch.tanh(x_n + r * h_n)                               # candidate state
-    return torch.lerp(n, h, z)                                  # n + z * (h - n) = (1-z) n + z h
+    return GRUGates(r, z, n, torch.lerp(n, h, z))               # n + z (h - n) = (1-z) n + z h
+
+
+def gru_step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """GRU step ``h' = (1 - z) * n + z * h`` (`gru_step_gates` without the gates). Returns
+    h' (B, H)."""
+    return gru_step_gates(x_proj, h, weight_hh, bias_hh).h
 
 
 # ----------------------------------------------------------------------------------------------

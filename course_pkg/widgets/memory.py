@@ -26,11 +26,17 @@ from typing import NamedTuple, Sequence
 import ipywidgets as widgets
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_pkg.data.algorithmic import ntm_copy_task
-from course_pkg.data.babi import PAD, VERBS, VOCABULARY, BabiStory, encode_stories, generate_stories
+from course_pkg.data.babi import (
+    SENTENCE_WIDTH,
+    VOCABULARY,
+    BabiStory,
+    encode_stories,
+    generate_stories,
+)
+from course_pkg.experiments.babi_memory import answers_and_hop_attention
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.models.ntm import (
     NeuralTuringMachine,
@@ -45,7 +51,6 @@ from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, precomputed_slider
 
 __all__ = [
-    "SENTENCE_WIDTH",
     "story_attention",
     "hop_attention_figure",
     "story_attention_widget",
@@ -59,9 +64,6 @@ __all__ = [
 ]
 
 MAX_OPTIONS = 10  # the most views a widget precomputes
-#: The most words a generated sentence has ("<actor> went back to the <place>"): the padded
-#: width the memory network is trained with, which its position encoding depends on.
-SENTENCE_WIDTH = 3 + max(len(verb.split()) for verb in VERBS)
 _BLUE, _GREEN = "31,119,180", "44,160,44"
 
 
@@ -75,28 +77,20 @@ def _cell(text: str, shade: float, colour: str, bold: bool = False) -> str:
 # ----------------------------------------------------------------------------------------------
 # chapter 12: attention of a memory network over the sentences of a story
 # ----------------------------------------------------------------------------------------------
-@torch.no_grad()
 def story_attention(model: EndToEndMemoryNetwork, stories: Sequence[BabiStory],
                     sentence_width: int = SENTENCE_WIDTH) -> tuple[Tensor, Tensor]:
-    """Answer probabilities (N, V) and hop attentions (N, K, S) of ``model`` on ``stories``.
+    """Answer probabilities (N, V) and hop attentions (N, K, S) of ``model`` on ``stories``
+    (`course_pkg.experiments.babi_memory.answers_and_hop_attention`).
 
     The stories are encoded with S = ``model.max_memories`` sentence slots and their sentences
-    padded to ``sentence_width`` words (the width used in training); eval mode, no gradients.
+    padded to ``sentence_width`` words (`encode_stories`' width, the one used in training).
     """
     if not isinstance(model, EndToEndMemoryNetwork):
         raise TypeError(f"model: expected an EndToEndMemoryNetwork, got {type(model).__name__}")
     if len(stories) == 0:
         raise ValueError("stories: expected at least one story, got none")
-    require_positive_int("sentence_width", sentence_width)
-    batch = encode_stories(stories, model.max_memories)
-    width = batch.stories.shape[2]
-    if width > sentence_width:
-        raise ValueError(f"sentence_width: expected >= the longest sentence ({width} words), "
-                         f"got {sentence_width}")
-    padded = F.pad(batch.stories, (0, sentence_width - width), value=PAD)  # (N, S, W)
-    with evaluating(model):
-        logits, attention = model(padded, batch.questions, return_attention=True)
-    return torch.softmax(logits, dim=1), attention  # (N, V), (N, K, S)
+    batch = encode_stories(stories, model.max_memories, sentence_width)
+    return answers_and_hop_attention(model, batch)
 
 
 def hop_attention_figure(story: BabiStory, attention, title: str | None = None):
