@@ -1,11 +1,23 @@
 """Data sets of the course, all made offline.
 
-- ``course_pkg.data.text``       a character corpus from Python's own ``pydoc_data.topics``,
-  its vocabulary, and batches for truncated BPTT (chapter 8);
-- ``course_pkg.data.synthetic``  the adding problem, the copy task and bit recall
-  (chapters 5 and 13);
-- ``course_pkg.data.order_tasks`` small token tasks about order and memory (chapters 1 and 2).
+- ``course_pkg.data.agreement``       subject-verb agreement across a relative clause (chapter 6)
+- ``course_pkg.data.algorithmic``     digit strings to reverse, numbers to sort, the NTM copy
+  task (chapters 10, 11 and 13)
+- ``course_pkg.data.babi``            stories in the style of bAbI task 1 (chapter 12)
+- ``course_pkg.data.digit_glyphs``    small noisy digit pictures (chapter 17)
+- ``course_pkg.data.entity_tagging``  named-entity sentences with BIO tags (chapter 17)
+- ``course_pkg.data.future_context``  a tagging task that needs the future (chapter 7)
+- ``course_pkg.data.moving_shapes``   small videos for next-frame prediction (chapter 14)
+- ``course_pkg.data.order_tasks``     small token tasks about order and memory (chapters 1, 2)
+- ``course_pkg.data.padding``         ``PAD``, the id every integer vocabulary reserves
+- ``course_pkg.data.sentiment_turns`` reviews whose opinion turns at "but" (chapter 6)
+- ``course_pkg.data.synthetic``       the adding problem, the copy task and bit recall
+  (chapters 5 and 13)
+- ``course_pkg.data.text``            a character corpus from Python's own ``pydoc_data.topics``,
+  its vocabulary, and batches for truncated BPTT (chapter 8)
+- ``course_pkg.data.time_series``     a real series (sunspots), split, scaled, windowed (chapter 9)
 
+The names imported below are the ones the first chapters use; import the others by their path.
 Arrays are time-major, ``(T, B, ...)``, unless ``batch_first=True`` is asked for.
 """
 

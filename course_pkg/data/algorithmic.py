@@ -1,4 +1,4 @@
-"""Algorithmic tasks for the attention and memory chapters (9, 10 and 12).
+"""Algorithmic tasks for the attention and memory chapters (10, 11 and 13).
 
 Every generator draws from ``numpy.random.default_rng(seed)``: the same seed gives the same data.
 Sequences are time-major, ``(T, B, ...)``, like the rest of ``course_pkg.data``.
@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from course_pkg.data.padding import PAD
 from course_pkg.validation import require_choice, require_positive_int
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
     "ntm_copy_task",
 ]
 
-PAD, START, END = 0, 1, 2
+START, END = 1, 2   # PAD (0) is course_pkg.data.padding.PAD
 FIRST_DIGIT = 3  # the digit d has id d + 3
 #: How each id is written: ``DIGIT_VOCABULARY[i]`` is the text of token i.
 DIGIT_VOCABULARY = ("<pad>", "<s>", "</s>") + tuple("0123456789")

@@ -36,6 +36,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
+from course_pkg.data.padding import PAD
 from course_pkg.validation import require_positive_int
 
 __all__ = [
@@ -58,7 +59,6 @@ ACTORS = ("John", "Mary", "Sandra", "Daniel")
 PLACES = ("bedroom", "kitchen", "garden", "hallway", "bathroom", "office")
 VERBS = ("went to", "journeyed to", "moved to", "travelled to", "went back to")
 
-PAD = 0
 #: The most words a generated sentence has ("<actor> went back to the <place>"): every batch
 #: pads its sentences to this width, so a memory network's position encoding (which depends on
 #: the padded width) sees the same width in training, testing and the widgets.

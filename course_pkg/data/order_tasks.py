@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from course_pkg.data.padding import PAD
 from course_pkg.validation import require_positive_int
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "decode_tokens",
 ]
 
-PAD = 0
 #: How the tokens of `which_comes_first` are written: 0 padding, 1 the marker A, 2 the marker B,
 #: then the fillers.
 ORDER_VOCABULARY = ("·", "A", "B", "c", "d", "e", "f", "g", "h")

@@ -56,7 +56,7 @@ from course_pkg.training import random_minibatches, train
 from course_pkg.validation import require_in_range, require_positive_int, require_seeds
 
 __all__ = [
-    "TAGGER_NAMES", "ENTITY_KINDS", "TaggerRun", "TaggedExample", "TaggerComparison",
+    "TAGGER_NAMES", "ENTITY_KINDS", "EntityTaggerRun", "TaggedExample", "TaggerComparison",
     "kind_f1", "compare_taggers", "tag_sentence", "tagger_table",
     "PerFrameClassifier", "FRAME_MODELS", "FrameRun", "compare_frame_models", "frame_table",
     "CAPTION_START", "CaptionRun", "caption_two_digit_numbers",
@@ -100,7 +100,7 @@ def kind_f1(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],
 
 
 @dataclass
-class TaggerRun:
+class EntityTaggerRun:
     """One trained tagger, scored on the valid and test splits (names unseen in training)."""
 
     model: str                  # a key of TAGGER_NAMES: "words" or "chars"
@@ -127,7 +127,7 @@ class TaggedExample:
 class TaggerComparison:
     """What `compare_taggers` returns."""
 
-    runs: list[TaggerRun]
+    runs: list[EntityTaggerRun]
     examples: list[TaggedExample]       # test sentences, predictions of the first seed's models
     unseen_fraction: float              # fraction of test entity words missing from training
     models: dict = field(default_factory=dict)   # TAGGER_NAMES key -> the first seed's tagger
@@ -188,7 +188,7 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
     ``num_test`` valid and test sentences encoded with the training vocabularies (their names
     become ``<unk>`` for the word embedding), then both taggers with the same sizes, the same
     ``word_dropout`` and the same ``steps`` minibatches of ``batch_size`` sentences. Returns a
-    :class:`TaggerComparison` with one :class:`TaggerRun` per (seed, model) and the first
+    :class:`TaggerComparison` with one :class:`EntityTaggerRun` per (seed, model) and the first
     ``num_examples`` test sentences tagged by the first seed's two models.
     """
     seeds = require_seeds(seeds)
@@ -217,7 +217,7 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
             test_predicted = _predict(model, test_data)
             valid_predicted = _predict(model, valid_data)
             gold = test_data.tag_sequences
-            runs.append(TaggerRun(
+            runs.append(EntityTaggerRun(
                 model=model_key, seed=seed,
                 test_f1=span_f1(gold, test_predicted).f1,
                 valid_f1=span_f1(valid_data.tag_sequences, valid_predicted).f1,
@@ -241,11 +241,11 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
     return TaggerComparison(runs, examples, unseen_fraction, first_models, first_vocabularies)
 
 
-def tagger_table(runs: Sequence[TaggerRun]) -> str:
+def tagger_table(runs: Sequence[EntityTaggerRun]) -> str:
     """An aligned text table: per model, test span F1 per seed, then mean +- spread of test F1,
     valid F1 and the per-type test F1."""
     if not runs:
-        raise ValueError("runs: expected at least one TaggerRun, got none")
+        raise ValueError("runs: expected at least one EntityTaggerRun, got none")
     seeds = sorted({run.seed for run in runs})
     header = (f"{'model':20s}" + "".join(f"{'seed ' + str(s):>8s}" for s in seeds)
               + f"{'test F1':>16s}{'valid F1':>16s}{'PER (test)':>16s}{'LOC (test)':>16s}")

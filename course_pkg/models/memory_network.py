@@ -28,12 +28,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from course_pkg.data.padding import PAD
 from course_pkg.nn.attention import attend, masked_softmax
 from course_pkg.validation import require_floating, require_ndim, require_positive_int
 
 __all__ = ["position_encoding", "memory_hop", "EndToEndMemoryNetwork"]
 
-PAD = 0  # the padding word id: its embedding is the zero vector
 
 
 def position_encoding(num_words: int, embedding_size: int) -> Tensor:

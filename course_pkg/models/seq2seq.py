@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from course_pkg.batching import last_step_outputs
+from course_pkg.data.padding import PAD
 from course_pkg.nn.attention import AdditiveAttention, BilinearAttention, DotProductAttention
 from course_pkg.nn.cells import GRUCell
 from course_pkg.nn.recurrent import GRU
@@ -40,7 +41,6 @@ from course_pkg.validation import require_choice, require_ndim, require_positive
 
 __all__ = ["EncodedSource", "Seq2Seq"]
 
-PAD = 0
 ATTENTION_KINDS = ("additive", "dot", "general", None)
 
 

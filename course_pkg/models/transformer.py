@@ -34,6 +34,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from course_pkg.data.padding import PAD
 from course_pkg.models.self_attention import sinusoidal_positions
 from course_pkg.nn.multihead_attention import causal_mask, padding_mask
 from course_pkg.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer
@@ -41,7 +42,6 @@ from course_pkg.validation import require_ndim, require_positive_int
 
 __all__ = ["TransformerCore", "TransformerSeq2Seq"]
 
-PAD = 0
 
 
 class _Stack(nn.Module):
