@@ -1,9 +1,10 @@
 """Live widgets (course_pkg.widgets.live): the mode switch, the continuous control computing on
-demand, the debounce, the cache, and a real widget showing the package's result for a value that
-was not precomputed."""
+demand, the debounce, the cache, the computation kept off the kernel's event loop, and a real
+widget showing the package's result for a value that was not precomputed."""
 
 import asyncio
 import math
+import threading
 
 import ipywidgets as widgets
 import pytest
@@ -85,6 +86,81 @@ def test_debounce_computes_only_the_last_of_a_quick_series():
     box, shown = asyncio.run(drive())
     assert shown == 10 and calls == [1, 10]
     assert shown_html(box) == "10"
+
+
+def test_a_long_computation_leaves_the_event_loop_free_and_reports_progress():
+    release = threading.Event()
+    threads = []
+
+    def render(k):
+        threads.append(threading.current_thread().name)
+        if k == 2:
+            assert release.wait(timeout=120), "the test never released the computation"
+        return f"view {k}"
+
+    async def drive():
+        box = live_control("k", render, 1, live=LiveRange(1, 9, 1, integer=True))
+        box.slider.value = 2
+        ticks, statuses, progress = 0, set(), []
+        # while k = 2 computes, this coroutine keeps running: the loop is not blocked
+        while "s</i>" not in box.live.status.value or len(progress) < 2:
+            await asyncio.sleep(0.05)
+            ticks += 1
+            statuses.add(box.live.status.value)
+            if "in the kernel ..." in box.live.status.value:
+                progress.append(box.live.progress.value)
+            assert ticks < 2400, "no progress report within 120 s"
+        assert shown_html(box) == "view 1", "the old view stays until the new one is ready"
+        release.set()
+        return box, await box.settled(timeout=120), statuses, progress
+
+    box, shown, statuses, progress = asyncio.run(drive())
+    assert shown == 2 and shown_html(box) == "view 2"
+    assert any("computing k = 2 in the kernel ..." in status for status in statuses)
+    assert 0.1 < progress[0] <= progress[-1] < 1.0 and box.live.progress.layout.visibility == "hidden"
+    assert threads[0] == threading.main_thread().name          # the first view: at once
+    assert threads[1].startswith("course-widget")              # k = 2: in the worker thread
+
+
+def test_a_value_asked_for_during_a_computation_wins_and_the_older_is_cached():
+    release = threading.Event()
+
+    def render(k):
+        if k == 2:
+            assert release.wait(timeout=120)
+        return f"view {k}"
+
+    async def drive():
+        box = live_control("k", render, 1, live=LiveRange(1, 9, 1, integer=True))
+        box.slider.value = 2
+        while "in the kernel" not in box.live.status.value:      # k = 2 is being computed
+            await asyncio.sleep(0.05)
+        box.slider.value = 3                                     # the reader moves on
+        release.set()
+        return box, await box.settled(timeout=120)
+
+    box, shown = asyncio.run(drive())
+    assert shown == 3 and shown_html(box) == "view 3"
+    assert box.live.computed == [1, 2, 3]                        # 2 was finished and kept ...
+    box.slider.value = 2                                         # ... so going back is instant
+    assert shown_html(box) == "view 2" and "cached" in box.live.status.value
+
+
+def test_an_error_in_the_worker_reaches_settled_and_the_status_line():
+    def render(k):
+        if k == 5:
+            raise RuntimeError("no view for five")
+        return f"view {k}"
+
+    async def drive():
+        box = live_control("k", render, 1, live=LiveRange(1, 9, 1, integer=True))
+        box.slider.value = 5
+        with pytest.raises(RuntimeError, match="no view for five"):
+            await box.settled(timeout=120)
+        return box
+
+    box = asyncio.run(drive())
+    assert "no view for five" in box.live.status.value and shown_html(box) == "view 1"
 
 
 def test_an_error_in_render_shows_and_raises():

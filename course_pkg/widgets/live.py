@@ -10,9 +10,11 @@ Every widget of the book is defined once, by a ``render(value)`` function, and c
   calls ``render`` for whatever value the reader picks.
 
 A live control is debounced (a change is computed `DEBOUNCE_S` after the slider last moved, so
-dragging it computes one value, not fifty), keeps a cache of the views already computed (moving
-back is instant), and shows a status line and a progress bar while it computes. Without a running
-event loop (plain Python, a test) a change is computed at once.
+dragging it computes one value, not fifty) and keeps a cache of the views already computed
+(moving back is instant). Inside a kernel the computation runs in a worker thread, so the
+kernel's event loop stays free: the status line counts the seconds and the progress bar creeps
+while it works (every `HEARTBEAT_S`), and a slider moved meanwhile is queued, not lost. Without a
+running event loop (plain Python, a test) a change is computed at once.
 
 A widget whose view depends on more than one knob (a sequence the reader types and a step in its
 decoding, a model and a horizon) uses `live_controls`: several controls, each a `LiveRange`, a
@@ -32,6 +34,7 @@ import html
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -45,6 +48,8 @@ MODES = ("static", "live")
 DEBOUNCE_S = 0.25
 #: Views kept per live widget.
 CACHE_SIZE = 64
+#: Seconds between two refreshes of the status line while a view is computed.
+HEARTBEAT_S = 0.2
 
 
 def _in_kernel() -> bool:
@@ -184,14 +189,17 @@ class LiveChoice:
 class LiveController:
     """Computes and shows the view for the control's value: debounced, cached, with progress.
 
+    ``compute(value)`` does the work (it calls the package; in a kernel it runs in a worker
+    thread) and ``wrap(result)`` turns its result into a widget (on the event loop's thread).
     ``computed`` lists every value whose view was computed (not taken from the cache), in order;
     ``shown`` is the value whose view is on screen.
     """
 
-    def __init__(self, description: str, compute: Callable[[Any], widgets.Widget],
-                 key: Callable[[Any], Any], label: Callable[[Any], str]):
+    def __init__(self, description: str, compute: Callable[[Any], Any],
+                 key: Callable[[Any], Any], label: Callable[[Any], str],
+                 wrap: Callable[[Any], widgets.Widget] = lambda view: view):
         self.description = description
-        self._compute, self._key = compute, key
+        self._compute, self._wrap, self._key = compute, wrap, key
         self._label = label  # no description: the label names the values ("a = 1, b = 2")
         self.cache: dict[Any, widgets.Widget] = {}
         self.computed: list[Any] = []
@@ -204,34 +212,75 @@ class LiveController:
         self._pending: Any = None
         self._timer: asyncio.TimerHandle | None = None
         self._settled: asyncio.Future | None = None
+        self._worker: ThreadPoolExecutor | None = None   # one thread: views computed in turn
 
-    def show(self, value) -> widgets.Widget:
-        """Compute (or take from the cache) the view for ``value`` and put it on screen now."""
-        key = self._key(value)
-        view = self.cache.get(key)
-        if view is None:
-            self.status.value = f"<i>computing {self._said(value)} ...</i>"
-            self.progress.value, self.progress.layout.visibility = 0.1, "visible"
-            started = time.perf_counter()
-            try:
-                view = self._compute(value)
-            except Exception as error:  # show it next to the slider, then raise it
-                self.status.value = f"<b>error</b> at {self._said(value)}: {error}"
-                self.progress.layout.visibility = "hidden"
-                raise
-            seconds = time.perf_counter() - started
-            if len(self.cache) >= CACHE_SIZE:
-                self.cache.pop(next(iter(self.cache)))
-            self.cache[key] = view
-            self.computed.append(value)
-            status = f"{self._said(value)}: computed in the kernel in {seconds:.2f} s"
-        else:
-            status = f"{self._said(value)} (cached)"
+    # -- the steps of one computation ------------------------------------------------------
+    def _begin(self, value) -> float:
+        self.status.value = f"<i>computing {self._said(value)} ...</i>"
+        self.progress.value, self.progress.layout.visibility = 0.1, "visible"
+        return time.perf_counter()
+
+    def _fail(self, value, error: BaseException) -> None:
+        self.status.value = f"<b>error</b> at {self._said(value)}: {html.escape(str(error))}"
+        self.progress.layout.visibility = "hidden"
+
+    def _store(self, value, view: widgets.Widget) -> None:
+        if len(self.cache) >= CACHE_SIZE:
+            self.cache.pop(next(iter(self.cache)))
+        self.cache[self._key(value)] = view
+        self.computed.append(value)
+
+    def _display(self, value, view: widgets.Widget, status: str) -> None:
         self.view.children = (view,)  # the view first, then the line that announces it
         self.shown = value
         self.progress.value, self.progress.layout.visibility = 1.0, "hidden"
         self.status.value = status
+
+    def _computed_status(self, value, seconds: float) -> str:
+        return f"{self._said(value)}: computed in the kernel in {seconds:.2f} s"
+
+    # -- at once (no event loop, or a value from the cache) --------------------------------
+    def show(self, value) -> widgets.Widget:
+        """Compute (or take from the cache) the view for ``value`` and put it on screen now."""
+        view = self.cache.get(self._key(value))
+        if view is not None:
+            self._display(value, view, f"{self._said(value)} (cached)")
+            return view
+        started = self._begin(value)
+        try:
+            view = self._wrap(self._compute(value))
+        except Exception as error:  # show it next to the slider, then raise it
+            self._fail(value, error)
+            raise
+        self._store(value, view)
+        self._display(value, view, self._computed_status(value, time.perf_counter() - started))
         return view
+
+    # -- in a kernel: in the worker thread, the event loop kept free -----------------------
+    async def _show_from_worker(self, value) -> None:
+        """Compute the view for ``value`` in the worker thread while the status line counts the
+        seconds; show it unless a newer value was asked for meanwhile (it is cached all the
+        same)."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="course-widget")
+        started = self._begin(value)
+        job = asyncio.wrap_future(self._worker.submit(self._compute, value))
+        while not job.done():
+            await asyncio.wait({job}, timeout=HEARTBEAT_S)
+            elapsed = time.perf_counter() - started
+            if not job.done():
+                self.status.value = (f"<i>computing {self._said(value)} in the kernel ... "
+                                     f"{elapsed:.1f} s</i>")
+                self.progress.value = 1.0 - 0.9 / (1.0 + elapsed)   # creeps towards 1
+        try:
+            view = self._wrap(job.result())
+        except Exception as error:
+            self._fail(value, error)
+            raise
+        self._store(value, view)
+        if self._key(self._pending) == self._key(value):
+            self._display(value, view,
+                          self._computed_status(value, time.perf_counter() - started))
 
     def _said(self, value) -> str:
         label = self._label(value)
@@ -239,7 +288,7 @@ class LiveController:
 
     def reference(self, value) -> widgets.Widget:
         """The view for ``value`` computed afresh (no cache, not shown): what a test compares with."""
-        return self._compute(value)
+        return self._wrap(self._compute(value))
 
     def request(self, value) -> None:
         """A new control value: computed after `DEBOUNCE_S` of quiet, or at once without a loop."""
@@ -260,14 +309,21 @@ class LiveController:
 
     def _fire(self) -> None:
         self._timer = None
-        settled = self._settled
-        try:
-            self.show(self._pending)
-        except Exception as error:
-            if settled is not None and not settled.done():
-                settled.set_exception(error)
+        value, settled = self._pending, self._settled
+        if self._key(value) in self.cache:
+            self.show(value)
+            self._settle(settled, value, None)
             return
-        if settled is not None and not settled.done() and self._timer is None:
+        task = asyncio.get_running_loop().create_task(self._show_from_worker(value))
+        task.add_done_callback(lambda done: self._settle(settled, value, done.exception()))
+
+    def _settle(self, settled: asyncio.Future | None, value, error: BaseException | None) -> None:
+        """Resolve ``settled`` once the last requested value is on screen (or failed)."""
+        if settled is None or settled.done():
+            return
+        if error is not None:
+            settled.set_exception(error)
+        elif self._timer is None and self._key(self._pending) == self._key(value):
             settled.set_result(self.shown)
 
     async def settled(self, timeout: float = 600.0):
@@ -301,9 +357,8 @@ def live_control(
     if live is not None:
         value = live.check(value)
         slider = live.slider(description, value)
-        controller = LiveController(description, lambda v: view_widget(render(v)),
-                                    key=lambda v: round(float(v), 12),
-                                    label=lambda v: format(v, live.fmt))
+        controller = LiveController(description, render, key=lambda v: round(float(v), 12),
+                                    label=lambda v: format(v, live.fmt), wrap=view_widget)
         to_value = live.check
     else:
         options = list(options)
@@ -313,8 +368,8 @@ def live_control(
                                          continuous_update=True,
                                          style={"description_width": "initial"},
                                          layout=widgets.Layout(width="420px"))
-        controller = LiveController(description, lambda i: view_widget(render(options[i])),
-                                    key=lambda i: i, label=lambda i: labels[i])
+        controller = LiveController(description, lambda i: render(options[i]),
+                                    key=lambda i: i, label=lambda i: labels[i], wrap=view_widget)
         to_value = int
     controller.show(value)
     slider.observe(lambda change: controller.request(to_value(change["new"])), names="value")
@@ -384,8 +439,8 @@ def live_controls(
         return ", ".join(f"{n} = {_said(s, v)}" for n, s, v in zip(names, specs, values))
 
     controller = LiveController(
-        "", lambda values: view_widget(render(*(_parsed(s, v) for s, v in zip(specs, values)))),
-        key=key, label=label)
+        "", lambda values: render(*(_parsed(s, v) for s, v in zip(specs, values))),
+        key=key, label=label, wrap=view_widget)
     quiet = [False]
 
     def current():
