@@ -28,6 +28,7 @@ from course_pkg.data.algorithmic import DIGIT_VOCABULARY, FIRST_DIGIT, START
 from course_pkg.models.pointer import PointerNetwork, decoding_with_mask
 from course_pkg.models.seq2seq import Seq2Seq
 from course_pkg.training import evaluating
+from course_pkg.widgets.html_table import Cell, html_table, shaded_cell
 from course_pkg.widgets.live import LiveRange, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
@@ -36,15 +37,14 @@ __all__ = ["decode_with_attention", "alignment_widget", "decode_pointers", "poin
 
 MAX_STEPS = 12  # a slider of at most 12 views keeps the widget small
 _BLUE, _ORANGE, _GREY = "31,119,180", "255,127,14", "190,190,190"
-_TABLE = ("<table style='border-collapse:collapse;font-family:monospace;font-size:90%;"
-          "text-align:center'>")
+_TABLE_STYLE = "border-collapse:collapse;font-family:monospace;font-size:90%;text-align:center"
+_CELL_STYLE = "padding:3px 7px"
+_MASKED = Cell("masked", style="color:#999;background:rgb(235,235,235)")
 
 
-def _shaded_cell(text: str, shade: float, colour: str, bold: bool = False) -> str:
-    """A table cell with background ``colour`` at opacity ``shade`` in [0, 1]."""
-    inner = f"<b>{html.escape(text)}</b>" if bold else html.escape(text)
-    return (f"<td style='padding:3px 7px;border:1px solid #ddd;"
-            f"background:rgba({colour},{min(max(shade, 0.0), 1.0):.2f})'>{inner}</td>")
+def _shaded_cell(text: str, shade: float, colour: str, bold: bool = False) -> Cell:
+    """A bordered table cell with background ``colour`` at opacity ``shade`` in [0, 1]."""
+    return shaded_cell(text, shade, colour, bold, style="border:1px solid #ddd")
 
 
 def _step_control() -> LiveRange:
@@ -64,9 +64,12 @@ def _decoder(decode):
     return cached
 
 
-def _row(label: str, cells: Sequence[str], name: str) -> str:
-    return (f"<tr class='{name}'><th style='text-align:left;padding-right:8px'>"
-            f"{html.escape(label)}</th>{''.join(cells)}</tr>")
+def _table(rows: dict[str, tuple[str, Sequence]]) -> str:
+    """The table of a view: ``rows`` maps a row's class to (its label, its cells)."""
+    body = [[Cell(html.escape(label), style="text-align:left;padding-right:8px", header=True),
+             *cells] for label, cells in rows.values()]
+    return html_table(None, body, style=_TABLE_STYLE, cell_style=_CELL_STYLE,
+                      row_classes=list(rows))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -103,7 +106,7 @@ def _render_alignment(step: int, digits: list[int], weights: np.ndarray, written
     row = weights[step]  # (L,) weights over the source positions
     focus = int(row.argmax())
     source = [_shaded_cell(str(d), row[j], _BLUE, bold=j == focus) for j, d in enumerate(digits)]
-    numbers = [f"<td style='padding:3px 7px'>{w:.3f}</td>" for w in row]
+    numbers = [f"{w:.3f}" for w in row]
     output = [_shaded_cell(written[t] if t <= step else "", 0.35 if t == step else 0.0, _ORANGE,
                            bold=t == step) for t in range(length)]
     expected = digits[::-1][step]
@@ -111,9 +114,9 @@ def _render_alignment(step: int, digits: list[int], weights: np.ndarray, written
     header = (f"<div>decoder step {step + 1} of {length} writes <b>{html.escape(written[step])}"
               f"</b> ({verdict}); its largest weight, {row[focus]:.3f}, is on source position "
               f"{focus + 1} (digit {digits[focus]}).</div>")
-    table = (_TABLE + _row("source x_j", source, "source") + _row("weight a_tj", numbers, "weights")
-             + _row("written so far", output, "written") + "</table>")
-    return header + table
+    return header + _table({"source": ("source x_j", source),
+                            "weights": ("weight a_tj", numbers),
+                            "written": ("written so far", output)})
 
 
 def parse_digits(text: str) -> list[int]:
@@ -201,11 +204,10 @@ def _render_pointer(step: int, numbers: list[float], probabilities: np.ndarray,
     for j, x in enumerate(numbers):
         if masked and j in chosen_before:  # the mask: probability exactly 0, greyed out
             inputs.append(_shaded_cell(f"{x:.2f}", 1.0, _GREY))
-            probs.append("<td style='padding:3px 7px;color:#999;background:rgb(235,235,235)'>"
-                         f"masked</td>")
+            probs.append(_MASKED)
         else:
             inputs.append(_shaded_cell(f"{x:.2f}", row[j], _BLUE, bold=j == pick))
-            probs.append(f"<td style='padding:3px 7px'>{row[j]:.3f}</td>")
+            probs.append(f"{row[j]:.3f}")
     output = [_shaded_cell(f"{numbers[pointers[i]]:.2f}" if i <= step else "",
                            0.35 if i == step else 0.0, _ORANGE, bold=i == step)
               for i in range(length)]
@@ -214,9 +216,8 @@ def _render_pointer(step: int, numbers: list[float], probabilities: np.ndarray,
     header = (f"<div>step {step + 1} of {length} points at input position {pick + 1}, the number "
               f"<b>{numbers[pick]:.2f}</b>{repeat}, with p = {row[pick]:.3f}; the right answer "
               f"is {smallest_left:.2f}.</div>")
-    table = (_TABLE + _row("input x_j", inputs, "inputs") + _row("p(C_i = j)", probs, "probs")
-             + _row("output so far", output, "output") + "</table>")
-    return header + table
+    return header + _table({"inputs": ("input x_j", inputs), "probs": ("p(C_i = j)", probs),
+                            "output": ("output so far", output)})
 
 
 def parse_numbers(text: str) -> list[float]:

@@ -27,6 +27,7 @@ import torch
 from course_pkg.data.future_context import TAGS, WORDS
 from course_pkg.models.tagger import RecurrentTagger
 from course_pkg.training import evaluating
+from course_pkg.widgets.html_table import TABLE_STYLE, Cell, html_table, shaded_cell
 from course_pkg.widgets.live import LiveRange, LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
@@ -56,10 +57,9 @@ def context_sensitivity(tagger: RecurrentTagger, words: torch.Tensor) -> np.ndar
     return squared.sqrt().numpy()
 
 
-def _cell(word: str, shade: float, colour: str) -> str:
-    """A table cell whose background is ``colour`` at opacity ``shade`` in [0, 1]."""
-    return (f"<td style='padding:2px 6px;background:rgba({colour},{shade:.2f})'>"
-            f"{html.escape(word)}</td>")
+def _label(text: str) -> Cell:
+    """The header cell that starts a row: ``text`` (plain) left-aligned."""
+    return Cell(html.escape(text), style="text-align:left", header=True)
 
 
 def _render(t: int, sentence: Sequence[str], sensitivities: dict[str, np.ndarray],
@@ -68,27 +68,25 @@ def _render(t: int, sentence: Sequence[str], sensitivities: dict[str, np.ndarray
     blue, orange, green = "31,119,180", "255,127,14", "44,160,44"
     marked = [f"<b>{html.escape(w)}</b>" if s == t else html.escape(w) for s, w in enumerate(sentence)]
     rows = [
-        "<tr><th style='text-align:left'>position t</th>"
-        + "".join(f"<td style='padding:2px 6px'>{'&#9660;' if s == t else ''}</td>" for s in range(length))
-        + "</tr>",
-        "<tr><th style='text-align:left'>forward has read</th>"
-        + "".join(_cell(sentence[s], 0.45 if s <= t else 0.0, blue) for s in range(length)) + "</tr>",
-        "<tr><th style='text-align:left'>backward has read</th>"
-        + "".join(_cell(sentence[s], 0.45 if s >= t else 0.0, orange) for s in range(length)) + "</tr>",
+        [_label("position t")] + ["&#9660;" if s == t else "" for s in range(length)],
+        [_label("forward has read")]
+        + [shaded_cell(sentence[s], 0.45 if s <= t else 0.0, blue) for s in range(length)],
+        [_label("backward has read")]
+        + [shaded_cell(sentence[s], 0.45 if s >= t else 0.0, orange) for s in range(length)],
     ]
     summary = []
     for name, sensitivity in sensitivities.items():
         row = sensitivity[t]  # (T,)
         largest = row.max() if row.max() > 0 else 1.0
-        rows.append(f"<tr><th style='text-align:left'>{html.escape(name)}: sensitivity</th>"
-                    + "".join(_cell(f"{value:.3g}", value / largest, green) for value in row) + "</tr>")
+        rows.append([_label(f"{name}: sensitivity")]
+                    + [shaded_cell(f"{value:.3g}", value / largest, green) for value in row])
         probs = predictions[name][t]  # (K,)
         best = int(probs.argmax())
         summary.append(f"{html.escape(name)} tags it <b>{html.escape(tags[best])}</b> "
                        f"(p = {probs[best]:.2f})")
     header = f"<div>word {t + 1} of {length}: {' '.join(marked)}</div>"
-    table = ("<table class='cp-context' style='border-collapse:collapse;font-family:monospace;"
-             "font-size:85%'>" + "".join(rows) + "</table>")
+    table = html_table(None, rows, "cp-context", style=f"{TABLE_STYLE};font-size:85%",
+                       cell_style="padding:2px 6px")
     return header + table + "<div>" + "; ".join(summary) + "</div>"
 
 

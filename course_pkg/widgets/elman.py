@@ -19,6 +19,7 @@ import numpy as np
 
 from course_pkg.numpy_rnn import rnn_forward
 from course_pkg.validation import require_choice, require_positive_int
+from course_pkg.widgets.html_table import html_table
 from course_pkg.widgets.live import LiveRange
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
@@ -87,16 +88,10 @@ def _render_scale(scale: float, num_steps: int, hidden_size: int, seed: int) -> 
     fig.tight_layout()
     image = png_data_uri(figure_to_png(fig))
 
-    rows = "".join(
-        f"<tr><td>{t}</td><td>{np.abs(states['tanh'][t]).max():.3g}</td>"
-        f"<td>{np.abs(states['relu'][t]).max():.3g}</td></tr>"
-        for t in REPORTED_STEPS if t < num_steps
-    )
-    table = (
-        "<table class='cp-elman' style='border-collapse:collapse;font-family:monospace'>"
-        "<tr><th>step t</th><th>largest |h_t| (tanh)</th><th>largest |h_t| (relu)</th></tr>"
-        f"{rows}</table>"
-    )
+    rows = [[t] + [f"{np.abs(states[f][t]).max():.3g}" for f in ("tanh", "relu")]
+            for t in REPORTED_STEPS if t < num_steps]
+    table = html_table(["step t", "largest |h_t| (tanh)", "largest |h_t| (relu)"], rows,
+                       "cp-elman", cell_style="")
     return f"<img src='{image}' alt='hidden states for scale {scale:g}' style='max-width:100%'/>{table}"
 
 

@@ -21,12 +21,11 @@ from torch import Tensor
 
 from course_pkg.models.image_sequence import require_video
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.html_table import html_table
 from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
 __all__ = ["frame_rows_figure", "frame_errors", "next_frame_widget"]
-
-TABLE_STYLE = "border-collapse:collapse;font-family:monospace"
 
 
 def _check(frames, predictions, example):
@@ -106,12 +105,9 @@ def _render_step(t: int, frames: Tensor, predictions: dict, example: int, errors
     fig.tight_layout()
     picture = (f"<img src='{png_data_uri(figure_to_png(fig))}' "
                f"alt='frame {t + 1} and its predictions' style='max-width:100%'/>")
-    rows = "".join(f"<tr><td style='padding:2px 8px'>{name}</td>"
-                   f"<td style='padding:2px 8px'>{errors[name][t - 1]:.4f}</td></tr>"
-                   for name in names)
-    table = (f"<table class='next-frame-errors' style='{TABLE_STYLE}'><tr>"
-             f"<th style='padding:2px 8px'>model</th><th style='padding:2px 8px'>"
-             f"MSE on frame {t + 1}</th></tr>{rows}</table>")
+    table = html_table(["model", f"MSE on frame {t + 1}"],
+                       [[name, f"{errors[name][t - 1]:.4f}"] for name in names],
+                       "next-frame-errors")
     return picture + table
 
 

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.html_table import html_table
 from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
-from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
+from course_pkg.widgets.precomputed import image_html, precomputed_slider
 
 __all__ = ["lstm_gates_widget", "marked_steps", "memory_unit", "gate_summary",
            "gru_memory_widget", "memory_curve", "steps_below"]

@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from course_pkg.widgets.live import LiveRange
-from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
+from course_pkg.widgets.html_table import html_table
+from course_pkg.widgets.precomputed import image_html, precomputed_slider
 
 __all__ = ["truncation_problem", "truncation_widget", "REPORTED_DISTANCES",
            "spectral_radius_widget", "clipping_threshold_widget"]

@@ -22,13 +22,14 @@ import ipywidgets as widgets
 
 from course_pkg.experiments.cnn_bilstm import TAGGER_NAMES, TaggedExample
 from course_pkg.validation import require_positive_int
+from course_pkg.widgets.html_table import Cell, html_table
 from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
-from course_pkg.widgets.precomputed import TABLE_STYLE, precomputed_slider
+from course_pkg.widgets.precomputed import precomputed_slider
 
 __all__ = ["tagged_sentence_html", "tagged_sentences_widget"]
 
 _CELL = "padding:2px 6px;border:1px solid #ddd"
-_ERROR = "padding:2px 6px;border:1px solid #ddd;background:#f8c0c0;color:#900"
+_ERROR = "background:#f8c0c0;color:#900"  # after _CELL
 
 
 def _check_example(name: str, example: TaggedExample) -> None:
@@ -47,25 +48,18 @@ def tagged_sentence_html(example: TaggedExample) -> str:
     """One sentence as an HTML table: words, gold tags, then one row per tagger with its errors
     marked, and a line counting each tagger's wrong tags."""
     _check_example("example", example)
-    word_cells = "".join(
-        f"<td style='{_CELL}'>" + (f"<u>{html.escape(w)}</u>*" if unseen else html.escape(w))
-        + "</td>" for w, unseen in zip(example.words, example.unseen))
-    rows = [f"<tr><th style='{_CELL}'>word</th>{word_cells}</tr>",
-            f"<tr><th style='{_CELL}'>gold</th>"
-            + "".join(f"<td style='{_CELL}'>{tag}</td>" for tag in example.gold) + "</tr>"]
+    words = [f"<u>{html.escape(w)}</u>*" if unseen else html.escape(w)
+             for w, unseen in zip(example.words, example.unseen)]
+    rows = [[Cell("word", header=True)] + words, [Cell("gold", header=True)] + example.gold]
     counts = []
     for key, name in TAGGER_NAMES.items():
-        cells = []
-        wrong = 0
-        for tag, gold in zip(example.predicted[key], example.gold):
-            if tag == gold:
-                cells.append(f"<td style='{_CELL}'>{tag}</td>")
-            else:
-                wrong += 1
-                cells.append(f"<td class='tag-error' style='{_ERROR}'>{tag}</td>")
-        rows.append(f"<tr><th style='{_CELL}'>{name}</th>{''.join(cells)}</tr>")
+        pairs = list(zip(example.predicted[key], example.gold))
+        cells = [tag if tag == gold else Cell(tag, style=_ERROR, css_class="tag-error")
+                 for tag, gold in pairs]
+        wrong = sum(tag != gold for tag, gold in pairs)
+        rows.append([Cell(name, header=True)] + cells)
         counts.append(f"{name}: <b>{wrong}</b> wrong tag{'s' if wrong != 1 else ''}")
-    return (f"<div><table style='{TABLE_STYLE}'>{''.join(rows)}</table>"
+    return (f"<div>{html_table(None, rows, cell_style=_CELL)}"
             f"<p>{'; '.join(counts)}. Starred, underlined words were never seen in training "
             f"(the word embedding reads them as &lt;unk&gt;).</p></div>")
 

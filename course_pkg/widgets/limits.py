@@ -25,7 +25,8 @@ from course_pkg.experiments.limits_of_recurrence import (
     time_recurrence_vs_attention,
 )
 from course_pkg.widgets.live import LiveRange, widget_mode
-from course_pkg.widgets.precomputed import html_table, image_html, precomputed_slider
+from course_pkg.widgets.html_table import html_table
+from course_pkg.widgets.precomputed import image_html, precomputed_slider
 
 __all__ = ["timing_table_rows", "cost_by_length_widget", "MAX_LIVE_LENGTH", "LIVE_REPEATS"]
 

@@ -47,6 +47,7 @@ from course_pkg.models.ntm import (
 )
 from course_pkg.training import evaluating
 from course_pkg.validation import require_positive_int, require_shape
+from course_pkg.widgets.html_table import TABLE_STYLE, Cell, html_table, shaded_cell
 from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, precomputed_slider
 
@@ -65,13 +66,15 @@ __all__ = [
 
 MAX_OPTIONS = 10  # the most views a widget precomputes
 _BLUE, _GREEN = "31,119,180", "44,160,44"
+_TABLE_STYLE = f"{TABLE_STYLE};font-size:85%"
+_LEFT = "text-align:left"
 
 
-def _cell(text: str, shade: float, colour: str, bold: bool = False) -> str:
-    """A table cell with background ``colour`` at opacity ``shade`` in [0, 1]."""
-    weight = "font-weight:bold;" if bold else ""
-    return (f"<td style='padding:2px 6px;text-align:right;{weight}"
-            f"background:rgba({colour},{min(max(shade, 0.0), 1.0):.2f})'>{html.escape(text)}</td>")
+def _cell(text: str, shade: float, colour: str, bold: bool = False) -> Cell:
+    """A right-aligned table cell with background ``colour`` at opacity ``shade`` in [0, 1]
+    (bold by its font weight, so that the cell holds the number alone)."""
+    style = "padding:2px 6px;text-align:right" + (";font-weight:bold" if bold else "")
+    return shaded_cell(text, shade, colour, style=style)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -132,18 +135,15 @@ def _render_story(story: BabiStory, probabilities: Tensor, attention: Tensor) ->
     hops = attention.shape[0]
     best = int(probabilities.argmax())
     verdict = "right" if VOCABULARY[best] == story.answer else "wrong"
-    rows = ["<tr><th style='text-align:left'>#</th><th style='text-align:left'>sentence</th>"
-            + "".join(f"<th>hop {k + 1}</th>" for k in range(hops)) + "</tr>"]
+    header = [Cell("#", style=_LEFT), Cell("sentence", style=_LEFT)]
+    header += [f"hop {k + 1}" for k in range(hops)]
+    rows = []
     for i, sentence in enumerate(story.sentences):
-        supporting = i == story.supporting_fact
-        marker = " &#9664; supporting fact" if supporting else ""
-        rows.append(f"<tr><td>{i}</td><td style='text-align:left'>{html.escape(sentence)}"
-                    f"<i>{marker}</i></td>"
-                    + "".join(_cell(f"{attention[k, i]:.3f}", float(attention[k, i]), _BLUE,
-                                    bold=int(attention[k].argmax()) == i)
-                              for k in range(hops)) + "</tr>")
-    table = ("<table class='cp-story-attention' style='border-collapse:collapse;"
-             "font-family:monospace;font-size:85%'>" + "".join(rows) + "</table>")
+        marker = " &#9664; supporting fact" if i == story.supporting_fact else ""
+        rows.append([i, Cell(f"{html.escape(sentence)}<i>{marker}</i>", style=_LEFT)]
+                    + [_cell(f"{attention[k, i]:.3f}", float(attention[k, i]), _BLUE,
+                             bold=int(attention[k].argmax()) == i) for k in range(hops)])
+    table = html_table(header, rows, "cp-story-attention", style=_TABLE_STYLE, cell_style="")
     summary = (f"<div><b>{html.escape(story.question)}</b> right answer: "
                f"<b>{html.escape(story.answer)}</b>; the network answers "
                f"<b>{html.escape(VOCABULARY[best])}</b> (p = {probabilities[best]:.3f}, {verdict})"
@@ -268,15 +268,13 @@ def _render_addressing(stages: dict[str, Tensor], setting: AddressingSetting) ->
         "sharpened": f"sharpened w, gamma = {setting.gamma:g}",
     }
     num_slots = len(stages["previous"])
-    rows = ["<tr><th style='text-align:left'>stage</th>"
-            + "".join(f"<th>slot {i}</th>" for i in range(num_slots)) + "</tr>"]
+    header = [Cell("stage", style=_LEFT)] + [f"slot {i}" for i in range(num_slots)]
+    rows = []
     for stage, weights in stages.items():
         colour = _GREEN if stage == "sharpened" else _BLUE
-        rows.append(f"<tr><th style='text-align:left'>{html.escape(names[stage])}</th>"
-                    + "".join(_cell(f"{float(v):.3f}", float(v), colour) for v in weights)
-                    + "</tr>")
-    return ("<table class='cp-addressing' style='border-collapse:collapse;font-family:monospace;"
-            "font-size:85%'>" + "".join(rows) + "</table>")
+        rows.append([Cell(html.escape(names[stage]), style=_LEFT, header=True)]
+                    + [_cell(f"{float(v):.3f}", float(v), colour) for v in weights])
+    return html_table(header, rows, "cp-addressing", style=_TABLE_STYLE, cell_style="")
 
 
 def addressing_widget(settings: Sequence[AddressingSetting] = ADDRESSING_SETTINGS,

@@ -23,6 +23,7 @@ import torch
 
 from course_pkg.nn.mogrifier import MogrifierLSTMCell
 from course_pkg.validation import require_in_range, require_positive_int
+from course_pkg.widgets.html_table import Cell, html_table
 from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
 from course_pkg.widgets.precomputed import figure_to_png, png_data_uri, precomputed_slider
 
@@ -80,16 +81,12 @@ def _render(x, h, q_matrices, r_matrices, rounds: int) -> str:
         ax.set_title(f"factor on {name}: 2 sigmoid(.)", fontsize=9)
     fig.colorbar(image, ax=axes, shrink=0.8)
     png = figure_to_png(fig)
-    rows = []
-    for name, size in (("x", D), ("h", H)):
-        total = _overall(factors, name, size)
-        cells = "".join(f"<td>{value:.3f}</td>" for value in total)
-        rows.append(f"<tr><th>{html.escape(name)}<sup>up</sup> / {name}</th>{cells}</tr>")
-    width = max(D, H)
-    head = "".join(f"<th>{j}</th>" for j in range(width))
+    rows = [[Cell(f"{html.escape(name)}<sup>up</sup> / {name}", header=True)]
+            + [f"{value:.3f}" for value in _overall(factors, name, size)]
+            for name, size in (("x", D), ("h", H))]
+    table = html_table([""] + list(range(max(D, H))), rows, style="", cell_style="")
     return (f"<img src='{png_data_uri(png)}' alt='mogrifier factors, {rounds} rounds'/>"
-            f"<p>{rounds} round(s): overall factor per feature</p>"
-            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>")
+            f"<p>{rounds} round(s): overall factor per feature</p>{table}")
 
 
 def mogrifier_rounds_widget(input_size: int = 8, hidden_size: int = 6, gain: float = 3.0,

@@ -27,6 +27,8 @@ import ipywidgets as widgets
 from course_pkg.validation import require_positive_int
 from course_pkg.widgets.live import LiveRange, live_control, widget_mode
 
+__all__ = ["figure_to_png", "view_widget", "png_data_uri", "image_html", "precomputed_slider"]
+
 
 def figure_to_png(fig: Any) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it (so it is not shown twice)."""
@@ -61,19 +63,6 @@ def view_widget(view: Any) -> widgets.Widget:
 def png_data_uri(png: bytes) -> str:
     """A ``data:`` URI for PNG bytes, to place an image inside an HTML view."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-TABLE_STYLE = "border-collapse:collapse;font-family:monospace"
-
-
-def html_table(header, rows, css_class: str) -> str:
-    """A small HTML table (monospace, padded cells) for a widget view."""
-    cells = "".join(f"<th style='padding:2px 8px'>{h}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{v}</td>" for v in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table class='{css_class}' style='{TABLE_STYLE}'><tr>{cells}</tr>{body}</table>"
 
 
 def image_html(fig, alt: str) -> str:

@@ -20,6 +20,7 @@ from typing import Sequence
 import torch
 
 from course_pkg.batching import lengths_to_mask, pack, pad_sequences
+from course_pkg.widgets.html_table import Cell, html_table
 from course_pkg.widgets.live import LiveText, live_controls, widget_mode
 from course_pkg.widgets.precomputed import precomputed_slider
 
@@ -50,16 +51,13 @@ _STYLE = (
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], pad_mask=None, css_class="") -> str:
-    """A small HTML table; ``pad_mask[i][j]`` True greys out cell (i, j)."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cells = []
-        for j, value in enumerate(row):
-            opening = "<td class='pad'>" if pad_mask is not None and pad_mask[i][j] else "<td>"
-            cells.append(f"{opening}{html.escape(str(value))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="{css_class}"><tr>{head}</tr>{"".join(body)}</table>'
+    """A table of plain text (escaped here), styled by `_STYLE`; ``pad_mask[i][j]`` True greys
+    out cell (i, j)."""
+    body = [[Cell(html.escape(str(value)),
+                  css_class="pad" if pad_mask is not None and pad_mask[i][j] else "")
+             for j, value in enumerate(row)] for i, row in enumerate(rows)]
+    return html_table([html.escape(h) for h in header], body, css_class, style="",
+                      cell_style="")
 
 
 def batch_tables_html(sentences: Sequence[str]) -> str:
