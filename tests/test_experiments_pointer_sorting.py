@@ -12,6 +12,7 @@ from course_pkg.experiments.pointer_sorting import (
     SortingScore,
     analyse_mistakes,
     format_sorting_table,
+    join_histories,
     pointer_loss,
     score_lengths,
     sorting_accuracy,
@@ -19,7 +20,7 @@ from course_pkg.experiments.pointer_sorting import (
     train_sorter,
 )
 from course_pkg.models.pointer import PointerNetwork
-from course_pkg.training import History
+from course_pkg.training import History, train
 
 
 
@@ -147,6 +148,44 @@ def test_the_learning_rate_drops_by_ten_after_the_given_fraction_of_steps():
     tenth = train_sorter(drop_at=None, **settings).history.losses
     settings.update(learning_rate=1e-2)
     assert train_sorter(drop_at=0.0, **settings).history.losses == tenth
+
+
+def test_joined_histories_run_on_and_count_evaluations_from_the_first_step():
+    first = History(losses=[3.0, 2.0, 1.5], grad_norms=[9.0, 4.0, 2.0], seconds=0.25,
+                    eval_steps=[0, 3], eval_losses=[3.1, 1.6])
+    second = History(losses=[1.25, 1.0], grad_norms=[1.5, 1.0], seconds=0.5,
+                     eval_steps=[0, 2], eval_losses=[1.6, 1.1])
+    joined = join_histories(first, second)
+    assert joined.losses == [3.0, 2.0, 1.5, 1.25, 1.0]
+    assert joined.grad_norms == [9.0, 4.0, 2.0, 1.5, 1.0]
+    assert joined.seconds == 0.75
+    # the second part's steps 0 and 2 are steps 3 and 5 of the whole run
+    assert joined.eval_steps == [0, 3, 3, 5] and joined.eval_losses == [3.1, 1.6, 1.6, 1.1]
+    assert first.losses == [3.0, 2.0, 1.5] and second.eval_steps == [0, 2]  # left as they were
+    assert join_histories() == History() and join_histories(second) == second
+    with pytest.raises(TypeError, match="parts"):
+        join_histories(first, [1.0, 2.0])
+
+
+def test_the_parts_spelled_out_give_the_wrapper_s_run_exactly():
+    # chapter 11 assembles the experiment from the module's parts: the step schedule is two calls
+    # of train, the second at a tenth of the rate on the same batch generator, not reseeded
+    settings = dict(min_length=3, max_length=5, steps=10, batch_size=8, hidden_size=6,
+                    learning_rate=1e-2, drop_at=0.7, clip_norm=1.0, seed=5)
+    wrapped = train_sorter(**settings)
+    torch.manual_seed(5)
+    model = PointerNetwork(1, 6, mask_chosen=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batches = sorting_batches(8, 3, 5, seed=5)
+    history = train(model, batches, pointer_loss, optimizer, 7, clip_norm=1.0, seed=5,
+                    progress=False)
+    optimizer.param_groups[0]["lr"] = 1e-2 / 10
+    rest = train(model, batches, pointer_loss, optimizer, 3, clip_norm=1.0, progress=False)
+    joined = join_histories(history, rest)
+    assert joined.losses == wrapped.history.losses and len(joined.losses) == 10
+    assert joined.grad_norms == wrapped.history.grad_norms
+    for mine, theirs in zip(model.parameters(), wrapped.model.parameters()):
+        assert torch.equal(mine, theirs)
 
 
 def test_bad_input():

@@ -17,7 +17,7 @@ from course_pkg.experiments.seq2seq_reversal import (
     train_reverser,
 )
 from course_pkg.models.seq2seq import Seq2Seq
-from course_pkg.training import History
+from course_pkg.training import History, train
 
 
 
@@ -143,6 +143,24 @@ def test_a_few_dozen_steps_reduce_the_loss_deterministically():
     table = format_length_table([run, without])
     assert "additive attention" in table and "no attention" in table
     assert f"{accuracy[5][0]:.3f}" in table and "40 steps" in table
+
+
+@pytest.mark.parametrize("attention", ["additive", None])
+def test_the_parts_spelled_out_give_the_wrapper_s_run_exactly(attention):
+    # chapter 10 assembles the experiment from the module's parts; the wrapper must be that recipe
+    settings = dict(steps=6, batch_size=8, min_length=3, max_length=6, embedding_size=5,
+                    hidden_size=7, learning_rate=1e-2, clip_norm=1.0, seed=11)
+    wrapped = train_reverser(attention, **settings)
+    batches = reversal_batches(8, 3, 6, seed=11)
+    torch.manual_seed(11)
+    model = Seq2Seq(VOCAB_SIZE, VOCAB_SIZE, 5, 7, attention=attention)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    history = train(model, batches, reversal_loss, optimizer, 6, clip_norm=1.0, seed=11,
+                    progress=False)
+    assert history.losses == wrapped.history.losses
+    assert history.grad_norms == wrapped.history.grad_norms
+    for mine, theirs in zip(model.parameters(), wrapped.model.parameters()):
+        assert torch.equal(mine, theirs)
 
 
 def test_bad_input():

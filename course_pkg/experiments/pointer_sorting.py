@@ -52,6 +52,7 @@ __all__ = [
     "SortingRun",
     "sorting_batches",
     "pointer_loss",
+    "join_histories",
     "train_sorter",
     "sorting_accuracy",
     "score_lengths",
@@ -108,6 +109,28 @@ def pointer_loss(model: PointerNetwork, batch: tuple[torch.Tensor, torch.Tensor]
     return F.nll_loss(log_probs.flatten(0, 1), targets.flatten())
 
 
+def join_histories(*parts: History) -> History:
+    """One `History` for consecutive calls of `train` on the same model, e.g. the two phases of
+    a step schedule (a call per learning rate).
+
+    The losses and gradient norms are concatenated in the order given and the seconds added; an
+    evaluation step of a later part is counted from the start of the first part (a part's step
+    k is step ``k + steps of the parts before it``). The parts are not changed.
+    """
+    joined = History()
+    for part in parts:
+        if not isinstance(part, History):
+            raise TypeError(f"parts: expected History objects (from train), got "
+                            f"{type(part).__name__}")
+        offset = len(joined.losses)  # steps taken by the parts before this one
+        joined.eval_steps += [offset + step for step in part.eval_steps]
+        joined.eval_losses += part.eval_losses
+        joined.losses += part.losses
+        joined.grad_norms += part.grad_norms
+        joined.seconds += part.seconds
+    return joined
+
+
 def train_sorter(
     min_length: int = 5,
     max_length: int | None = None,  # None: every list has min_length numbers
@@ -139,9 +162,7 @@ def train_sorter(
             group["lr"] = learning_rate / 10**phase  # the step schedule
         part = train(model, batches, pointer_loss, optimizer, phase_steps, clip_norm=clip_norm,
                      seed=seed if phase == 0 else None, progress=False)
-        history.losses += part.losses
-        history.grad_norms += part.grad_norms
-        history.seconds += part.seconds
+        history = join_histories(history, part)
     return SortingRun(model, history, min_length, max_length)
 
 

@@ -40,6 +40,7 @@ from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_choice, require_positive_int
 
 __all__ = [
+    "VOCAB_SIZE",
     "ReversalRun",
     "reversal_batches",
     "reversal_loss",
@@ -99,7 +100,9 @@ def reversal_batches(batch_size: int, min_length: int, max_length: int, seed: in
 
 
 def reversal_loss(model: Seq2Seq, batch: DigitBatch) -> torch.Tensor:
-    """Teacher-forced cross-entropy over the real target tokens (digits and ``</s>``)."""
+    """Teacher-forced cross-entropy over the real target tokens (digits and ``</s>``), the mean
+    over those tokens; the ``loss_fn`` that `course_pkg.training.train` is given."""
+    # batch.src (L, B), batch.tgt_in and batch.tgt_out (L+1, B): <s> + target, target + </s>
     logits = model(batch.src, batch.tgt_in, batch.src_lengths)  # (L+1, B, V)
     return masked_cross_entropy(logits, batch.tgt_out, batch.tgt_mask)
 
