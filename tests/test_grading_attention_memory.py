@@ -17,6 +17,7 @@ from course_builder import replace
 from notebook_grading import grade_notebook, points
 
 from course_pkg.grading import attention_checks, kit, memory_checks
+from course_pkg.grading.parts import build_part
 
 A4, A5 = "attention_seq2seq", "memory_addressing"
 
@@ -179,15 +180,15 @@ def test_a_shift_by_plus_one_moves_the_weight_to_the_next_slot():
 
 
 def test_an_unknown_case_parameter_is_refused_with_its_name():
-    part = attention_checks.dot_scores(lambda query, keys, scaled: keys.sum(-1),
-                                       grade_id="test_dot_scores", points=2)
+    part = build_part("dot_scores", lambda query, keys, scaled: keys.sum(-1),
+                      grade_id="test_dot_scores", points=2)
     with pytest.raises(ValueError, match="unknown case parameter"):
         part.check(heads=2)
 
 
-@pytest.mark.parametrize("factory", [attention_checks.masked_softmax, memory_checks.memory_hop])
-def test_a_part_needs_a_grade_id_and_positive_points(factory):
+@pytest.mark.parametrize("name", ["masked_softmax", "memory_hop"])
+def test_a_part_needs_a_grade_id_and_positive_points(name):
     with pytest.raises(ValueError, match="points"):
-        factory(lambda *args: None, grade_id="test_x", points=0)
+        build_part(name, lambda *args: None, grade_id="test_x", points=0)
     with pytest.raises(TypeError, match="grade_id"):
-        factory(lambda *args: None, grade_id="", points=1)
+        build_part(name, lambda *args: None, grade_id="", points=1)

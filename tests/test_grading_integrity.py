@@ -112,18 +112,21 @@ def test_a_swapped_ufunc_is_caught(monkeypatch):
         check_kernel()
 
 
-def test_test_cells_reimport_the_grader_from_disk():
-    """The first line of every test cell: patches of course_pkg modules do not survive it."""
+def test_grade_reimports_the_grader_from_disk():
+    """grade(), the call every test cell makes: patches of course_pkg modules do not survive."""
     import course_pkg.grading.report as report
+    from course_pkg.grading.parts import grade
+
     saved = {name: module for name, module in sys.modules.items()
              if name.split(".")[0] == "course_pkg"}
     genuine_score = report.Report.score
+    cell = notebook("def rnn_forward(*args):\n    return None\n")
     try:
         report.Report.score = lambda self: self.points  # a student's patch
-        [sys.modules.pop(m) for m in list(sys.modules) if m.split(".")[0] == "course_pkg"]
-        from course_pkg.grading import report as fresh
-        assert fresh is not report
-        assert fresh.Report("t", "part", 2).score() == 0.0  # no cases: nothing earned
+        part = grade("rnn_forward", cell["rnn_forward"], grade_id="test_rnn_forward", points=2)
+        fresh = sys.modules["course_pkg.grading.report"]
+        assert fresh is not report and type(part.report) is fresh.Report
+        assert part.report.score() == 0.0  # no cases: nothing earned
     finally:
         for name in [n for n in sys.modules if n.split(".")[0] == "course_pkg"]:
             del sys.modules[name]
@@ -132,12 +135,12 @@ def test_test_cells_reimport_the_grader_from_disk():
 
 
 def test_a_part_checks_its_own_arguments():
-    from course_pkg.grading import rnn_checks
+    from course_pkg.grading.parts import build_part
     cell = notebook("def f(*args):\n    return None\n")
     with pytest.raises(ValueError, match="points"):
-        rnn_checks.step_forward(cell["f"], grade_id="test_f", points=0)
+        build_part("rnn_step_forward", cell["f"], grade_id="test_f", points=0)
     with pytest.raises(TypeError, match="grade_id"):
-        rnn_checks.step_forward(cell["f"], grade_id="", points=2)
-    part = rnn_checks.step_forward(cell["f"], grade_id="test_f", points=2)
+        build_part("rnn_step_forward", cell["f"], grade_id="", points=2)
+    part = build_part("rnn_step_forward", cell["f"], grade_id="test_f", points=2)
     with pytest.raises(ValueError, match=r"unknown case parameter\(s\) \['Seed'\]"):
         part.check("typo", Seed=3)

@@ -17,6 +17,7 @@ from course_builder import replace
 from notebook_grading import grade_notebook, points
 
 from course_pkg.grading import modern_checks
+from course_pkg.grading.parts import build_part
 
 A6 = "modern_cells"
 
@@ -194,6 +195,6 @@ def test_two_sru_steps_by_hand():
 
 
 def test_an_unknown_case_parameter_is_refused_with_its_name():
-    part = modern_checks.mogrify(lambda x, h, q, r: (x, h), grade_id="test_mogrify", points=3)
+    part = build_part("mogrify", lambda x, h, q, r: (x, h), grade_id="test_mogrify", points=3)
     with pytest.raises(ValueError, match="unknown case parameter"):
         part.check(heads=2)

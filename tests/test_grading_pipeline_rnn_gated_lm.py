@@ -364,7 +364,7 @@ def test_edited_and_deleted_test_cells_are_restored(graded):
     notebook = nbformat.read(graded["course"] / "autograded" / "tampering" / A1 /
                              f"{A1}.ipynb", 4)
     cells = {grade_id(cell): cell for cell in notebook.cells}
-    assert "rnn_checks.step_forward" in cells["test_rnn_step_forward"].source
+    assert 'grade("rnn_step_forward"' in cells["test_rnn_step_forward"].source
     assert "test_rnn_step_backward" in cells  # put back by OverwriteCells.add_missing_cells
 
 

@@ -2,18 +2,18 @@
 
 Every test cell of ``assignments/source/*`` grades one function with a :class:`~.part.Part`::
 
-    import sys; [sys.modules.pop(m) for m in list(sys.modules) if m.split(".")[0] == "course_pkg"]
-    from course_pkg.grading import rnn_checks
-    part = rnn_checks.step_forward(rnn_step_forward, grade_id="test_rnn_step_forward", points=2)
+    from course_pkg.grading.parts import grade
+    part = grade("rnn_step_forward", rnn_step_forward, grade_id="test_rnn_step_forward", points=2)
     part.check("fixed inputs", fixed=True)
     part.check("random", seed=0)
     part.score()
 
-(the first line re-imports the library and the references from disk, so nothing a cell above
-did to them survives). Modules, one idea each:
+(in a student's kernel `grade` re-imports the library and the references from disk first, so
+nothing a cell above did to them survives). Modules, one idea each:
 
 The parts and their specs (the judge's side: they hold the right answers)
 
+- :mod:`.parts`         the registry: every graded part by its function's name, and `grade`
 - :mod:`.part`          one graded part: runs the cases of a function spec, stand-ins, scoring
 - :mod:`.kit`           what every assignment's specs share (axes, unpacking, gates, softmax)
 - :mod:`.rnn_checks`, :mod:`.gated_checks`, :mod:`.lm_checks`, :mod:`.attention_checks`,

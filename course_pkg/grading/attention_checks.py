@@ -26,9 +26,8 @@ The expected values are computed here in float64 numpy from these equations (the
 
 from __future__ import annotations
 
-import importlib
 import math
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -36,22 +35,12 @@ from course_pkg.grading import callers, kit
 from course_pkg.grading.compare import (
     BATCH, UNIT, Axis, as_float_array,
 )
-from course_pkg.grading.part import OutputSpec, Part
+from course_pkg.grading.part import OutputSpec
 from course_pkg.grading.probes import Variant
 from course_pkg.grading.report import SubCheck
 
 FORBIDDEN = kit.ATTENTION_FORBIDDEN
 POSITION = kit.POSITION
-# The references are loaded with the checks, so that the tripwires of every grading child cover
-# them, also when a notebook reaches them through importlib (the static check sees the rest).
-REFERENCE_MODULES = kit.ATTENTION_REFERENCES
-
-
-def load_references() -> None:
-    for name in REFERENCE_MODULES:
-        importlib.import_module(name)
-
-
 # ------------------------------------------------------------------------------------------
 # The equations, in float64 numpy (the expected values and the known mistakes)
 # ------------------------------------------------------------------------------------------
@@ -70,6 +59,7 @@ def dot(query, keys, divisor=1.0):
 
 class _AttentionSpec(kit.TorchFunctionSpec):
     forbidden = FORBIDDEN
+    references = kit.ATTENTION_REFERENCES
 
     def sizes(self, params):
         """Every size of the case (B, T, Dq, Dk, A, E, ...), to name axes and shapes."""
@@ -131,11 +121,6 @@ class MaskedSoftmax(_AttentionSpec):
         ]
 
 
-def masked_softmax(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(MaskedSoftmax(), [student_fn], grade_id=grade_id, points=points)
-
-
 def stand_in_masked_softmax(scores, mask):
     """A correct masked_softmax for FunctionSpec.stand_ins."""
     torch = kit.torch_module()
@@ -175,11 +160,6 @@ class AdditiveScores(_AttentionSpec):
                 "your scores do not depend on the query: add W_q q to every W_k k_t "
                 "(broadcast over the source positions) before the tanh"),
         ]
-
-
-def additive_scores(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(AdditiveScores(), [student_fn], grade_id=grade_id, points=points)
 
 
 def stand_in_additive_scores(query, keys, W_q, W_k, v):
@@ -231,11 +211,6 @@ class DotScores(_AttentionSpec):
             "divided by sqrt(D)")]
 
 
-def dot_scores(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(DotScores(), [student_fn], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # attention_context
 # ------------------------------------------------------------------------------------------
@@ -260,11 +235,6 @@ class AttentionContext(_AttentionSpec):
     def variants(self, params):
         return [Variant("unweighted mean", lambda i: {"context": i["values"].mean(axis=1)},
                         "the context is the plain mean of the values: weight each v_t by a_t")]
-
-
-def attention_context(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(AttentionContext(), [student_fn], grade_id=grade_id, points=points)
 
 
 def stand_in_attention_context(weights, values):
@@ -335,7 +305,3 @@ class DecoderStep(_AttentionSpec):
                 outputs=("logits",)),
         ]
 
-
-def decoder_step(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(DecoderStep(), [student_fn], grade_id=grade_id, points=points)

@@ -27,7 +27,7 @@ import numpy as np
 from course_pkg.grading import integrity, kit
 from course_pkg.grading.cell_inputs import cell_inputs, describe_case
 from course_pkg.grading.compare import BATCH, HIDDEN_IN, INPUT, UNIT, GateAxis
-from course_pkg.grading.part import FunctionSpec, OutputSpec, Part
+from course_pkg.grading.part import FunctionSpec, OutputSpec
 from course_pkg.grading.probes import Isolation, Variant
 from course_pkg.numpy_rnn import gru as reference_gru
 from course_pkg.numpy_rnn import lstm as reference_lstm
@@ -288,16 +288,6 @@ class LSTMStepBackward(FunctionSpec):
         ]
 
 
-def lstm_step_forward(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    return Part(LSTMStepForward(), [student_fn], grade_id=grade_id, points=points)
-
-
-def lstm_step_backward(forward_fn: Callable[..., Any], backward_fn: Callable[..., Any], *,
-                       grade_id: str, points: float) -> Part:
-    """Run on the cache of the student's own ``lstm_step_forward``."""
-    return Part(LSTMStepBackward(), [forward_fn, backward_fn], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # GRU
 # ------------------------------------------------------------------------------------------
@@ -442,12 +432,3 @@ class GRUStepBackward(FunctionSpec):
                     outputs=("dh_prev",)),
         ]
 
-
-def gru_step_forward(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    return Part(GRUStepForward(), [student_fn], grade_id=grade_id, points=points)
-
-
-def gru_step_backward(forward_fn: Callable[..., Any], backward_fn: Callable[..., Any], *,
-                      grade_id: str, points: float) -> Part:
-    """Run on the cache of the student's own ``gru_step_forward``."""
-    return Part(GRUStepBackward(), [forward_fn, backward_fn], grade_id=grade_id, points=points)

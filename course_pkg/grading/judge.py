@@ -43,10 +43,6 @@ from course_pkg.grading.nbgrader_plugins import definitions_only
 from course_pkg.grading.report import judge_collects
 from course_pkg.grading.sandbox import KILL_GRACE, Outcome
 
-# The first line of every test cell re-imports the grading library in the student's kernel;
-# in the judge nothing has touched it, so the line is dropped.
-PURGE_LINE = ('import sys; [sys.modules.pop(m) for m in list(sys.modules) '
-              'if m.split(".")[0] == "course_pkg"]')
 # Modules whose names a submission's imports are resolved to, for the static delegation check
 # (the project's own dependencies; nothing else is imported by the judge).
 RESOLVED_ROOTS = ("numpy", "torch", "math", "course_pkg", "importlib", "functools", "itertools",
@@ -272,7 +268,7 @@ def run_test_cell(source: str, namespace: dict[str, Any], label: str) -> list[No
     with judge_collects() as reports, contextlib.redirect_stdout(printed), \
             contextlib.redirect_stderr(printed):
         try:
-            exec(compile(source.replace(PURGE_LINE, ""), f"<{label}>", "exec"),  # noqa: S102
+            exec(compile(source, f"<{label}>", "exec"),  # noqa: S102
                  dict(namespace))
         except Exception as exception:  # noqa: BLE001 (reported in the cell)
             lines = traceback.format_exception_only(type(exception), exception)

@@ -23,7 +23,7 @@ fails a case with probability below 1e-4, and the seed makes the verdict reprodu
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from course_pkg.grading import callers, integrity, kit
 from course_pkg.grading.compare import (
     BATCH, FLOAT32, Comparison, Tolerance, as_float_array, compare_values,
 )
-from course_pkg.grading.part import FunctionSpec, OutputSpec, Part
+from course_pkg.grading.part import FunctionSpec, OutputSpec
 from course_pkg.grading.probes import Variant
 from course_pkg.grading.report import SubCheck
 
@@ -160,10 +160,6 @@ class ClipGradNorm(FunctionSpec):
         ]
 
 
-def clip_grad_norm(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    return Part(ClipGradNorm(), [student_fn], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # sample_next
 # ------------------------------------------------------------------------------------------
@@ -272,10 +268,6 @@ class SampleNext(FunctionSpec):
         ]
 
 
-def sample_next(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    return Part(SampleNext(), [student_fn], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # perplexity
 # ------------------------------------------------------------------------------------------
@@ -348,10 +340,6 @@ class Perplexity(FunctionSpec):
             Variant("no exp", lambda i: {"perplexity": np.array(ce(i).mean())},
                     "this is the mean cross-entropy: perplexity is its exp"),
         ]
-
-
-def perplexity(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    return Part(Perplexity(), [student_fn], grade_id=grade_id, points=points)
 
 
 # ------------------------------------------------------------------------------------------
@@ -430,6 +418,3 @@ class TrainStep(FunctionSpec):
                     outputs=("loss",)),
         ]
 
-
-def train_step(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    return Part(TrainStep(), [student_fn], grade_id=grade_id, points=points)

@@ -28,13 +28,13 @@ attention functions scores 0 for the part.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from course_pkg.grading import kit
 from course_pkg.grading.compare import BATCH, UNIT, Axis, Comparison, as_float_array
-from course_pkg.grading.part import OutputSpec, Part
+from course_pkg.grading.part import OutputSpec
 from course_pkg.grading.probes import Variant
 
 SLOT = Axis("memory slot")
@@ -45,6 +45,8 @@ FORBIDDEN = kit.ATTENTION_FORBIDDEN
 
 class _MemorySpec(kit.TorchFunctionSpec):
     forbidden = FORBIDDEN
+    references = kit.ATTENTION_REFERENCES
+
 
 # ------------------------------------------------------------------------------------------
 # pointer_step
@@ -103,11 +105,6 @@ class PointerStep(_MemorySpec):
         ]
 
 
-def pointer_step(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    kit.load_modules(kit.ATTENTION_REFERENCES)
-    return Part(PointerStep(), [student_fn], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # content_addressing
 # ------------------------------------------------------------------------------------------
@@ -148,11 +145,6 @@ class ContentAddressing(_MemorySpec):
                 i["beta"] * cosine(i["memory"], i["key"]), axis=0)},
                 "the softmax runs over the batch (dim=0): normalise over the memory slots"),
         ]
-
-
-def content_addressing(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    kit.load_modules(kit.ATTENTION_REFERENCES)
-    return Part(ContentAddressing(), [student_fn], grade_id=grade_id, points=points)
 
 
 # ------------------------------------------------------------------------------------------
@@ -214,12 +206,6 @@ class LocationAddressing(_MemorySpec):
         ]
 
 
-def location_addressing(student_fn: Callable[..., Any], *, grade_id: str, points: float
-                        ) -> Part:
-    kit.load_modules(kit.ATTENTION_REFERENCES)
-    return Part(LocationAddressing(), [student_fn], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # memory_hop
 # ------------------------------------------------------------------------------------------
@@ -262,7 +248,3 @@ class MemoryHop(_MemorySpec):
                     "u_next is o alone: the next state is u + o", outputs=("u_next",)),
         ]
 
-
-def memory_hop(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    kit.load_modules(kit.ATTENTION_REFERENCES)
-    return Part(MemoryHop(), [student_fn], grade_id=grade_id, points=points)

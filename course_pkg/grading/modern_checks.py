@@ -31,32 +31,29 @@ for the part.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from course_pkg.grading import integrity, kit
 from course_pkg.grading.compare import BATCH, TIME, UNIT, Axis
-from course_pkg.grading.part import OutputSpec, Part
+from course_pkg.grading.part import OutputSpec
 from course_pkg.grading.probes import Isolation, Variant
 
 FORBIDDEN = integrity.Forbidden(
     modules=("course_pkg.nn", "course_pkg.models", "course_pkg.numpy_rnn"),
     torch_recurrent=True,
 )
-# Loaded with the checks, so that the tripwires of every grading child cover them.
+# Loaded before a part is graded, so that the tripwires of every grading child cover them.
 REFERENCE_MODULES = ("course_pkg.nn.convlstm", "course_pkg.nn.mogrifier", "course_pkg.nn.sru")
 CHANNEL, ROW, COLUMN = Axis("channel"), Axis("pixel row"), Axis("pixel column")
 FEATURE = Axis("feature")
 
 
-def load_references() -> None:
-    kit.load_modules(REFERENCE_MODULES)
-
-
 class _ModernSpec(kit.TorchFunctionSpec):
     forbidden = FORBIDDEN
+    references = REFERENCE_MODULES
     dtype_weight = 1.0  # float32 in, float32 out
 
 
@@ -164,11 +161,6 @@ class ConvLSTMStep(_ModernSpec):
         ]
 
 
-def conv_lstm_step(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(ConvLSTMStep(), [student_fn], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # mogrify
 # ------------------------------------------------------------------------------------------
@@ -223,11 +215,6 @@ class Mogrify(_ModernSpec):
                     "every round is gated by the ORIGINAL x or h: each round must use the value "
                     "the previous round just produced"),
         ]
-
-
-def mogrify(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(Mogrify(), [student_fn], grade_id=grade_id, points=points)
 
 
 # ------------------------------------------------------------------------------------------
@@ -309,7 +296,3 @@ class SRURecurrence(_ModernSpec):
                       "check the reset gate's term v_r * c_{t-1}", kind="without"),
         ]
 
-
-def sru_recurrence(student_fn: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    load_references()
-    return Part(SRURecurrence(), [student_fn], grade_id=grade_id, points=points)

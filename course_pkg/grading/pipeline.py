@@ -234,15 +234,18 @@ def _kill_tree(pid: int) -> None:
 
 def hidden_modules(course: pathlib.Path, assignment: str) -> list[str]:
     """The modules hidden from the jail for ``assignment``: those its parts forbid (the
-    ``FORBIDDEN.modules`` of every check module its test cells import)."""
+    ``forbidden.modules`` of the spec of every part its test cells grade, ``grade("name", ...)``
+    of `course_pkg.grading.parts`)."""
+    from course_pkg.grading.parts import registry
+
+    specs = registry()
     hidden: set[str] = set()
     for path in sorted((course / "source" / assignment).glob("*.ipynb")):
         text = path.read_text(encoding="utf-8")
-        for name in sorted(set(re.findall(r"course_pkg\.grading import (\w+_checks)", text))):
-            module = importlib.import_module(f"course_pkg.grading.{name}")
-            forbidden = getattr(module, "FORBIDDEN", None)
-            hidden.update(m for m in getattr(forbidden, "modules", ()) if
-                          m.startswith("course_pkg."))
+        for name in sorted(set(re.findall(r'grade\(\\?"(\w+)\\?"', text))):
+            if name in specs:
+                hidden.update(m for m in specs[name].forbidden.modules
+                              if m.startswith("course_pkg."))
     return sorted(hidden)
 
 

@@ -2,7 +2,7 @@
 
 A test cell grades one part (one function) with a :class:`Part`::
 
-    part = rnn_checks.step_forward(rnn_step_forward, grade_id="test_rnn_step_forward", points=2)
+    part = grade("rnn_step_forward", rnn_step_forward, grade_id="test_rnn_step_forward", points=2)
     part.check("fixed inputs")                  # one case: several weighted sub-checks
     part.check("random", seed=3, B=1)
     part.score()                                # prints the summary, returns the points

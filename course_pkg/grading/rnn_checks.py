@@ -17,7 +17,7 @@ step t+1 not added, a one-sided finite difference.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from course_pkg.grading.cell_inputs import cell_inputs, describe_case
 from course_pkg.grading.compare import (
     BATCH, HIDDEN_IN, INPUT, TIME, UNIT, Tolerance, compare_values,
 )
-from course_pkg.grading.part import FunctionSpec, OutputSpec, Part
+from course_pkg.grading.part import FunctionSpec, OutputSpec
 from course_pkg.grading.probes import Isolation, Variant
 from course_pkg.grading.report import SubCheck
 from course_pkg.numpy_rnn import gradcheck as reference_gradcheck
@@ -147,11 +147,6 @@ class StepForward(FunctionSpec):
         )
 
 
-def step_forward(rnn_step_forward: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    """The part for ``rnn_step_forward``; call ``.check(...)`` per case, then ``.score()``."""
-    return Part(StepForward(), [rnn_step_forward], grade_id=grade_id, points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # rnn_step_backward
 # ------------------------------------------------------------------------------------------
@@ -250,13 +245,6 @@ class StepBackward(FunctionSpec):
         )
 
 
-def step_backward(rnn_step_forward: Callable[..., Any], rnn_step_backward: Callable[..., Any],
-                  *, grade_id: str, points: float) -> Part:
-    """The part for ``rnn_step_backward`` (run on the cache of the student's own forward)."""
-    return Part(StepBackward(), [rnn_step_forward, rnn_step_backward], grade_id=grade_id,
-                points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # rnn_forward
 # ------------------------------------------------------------------------------------------
@@ -337,11 +325,6 @@ class SequenceForward(FunctionSpec):
                       "with only h0 and W_hh your out is wrong: check the recurrent term and how "
                       "h is carried from step to step"),
         )
-
-
-def forward(rnn_forward: Callable[..., Any], *, grade_id: str, points: float) -> Part:
-    """The part for ``rnn_forward``."""
-    return Part(SequenceForward(), [rnn_forward], grade_id=grade_id, points=points)
 
 
 # ------------------------------------------------------------------------------------------
@@ -442,13 +425,6 @@ class SequenceBackward(FunctionSpec):
         )
 
 
-def backward(rnn_forward: Callable[..., Any], rnn_backward: Callable[..., Any], *,
-             grade_id: str, points: float) -> Part:
-    """The part for ``rnn_backward`` (run on the cache of the student's own forward)."""
-    return Part(SequenceBackward(), [rnn_forward, rnn_backward], grade_id=grade_id,
-                points=points)
-
-
 # ------------------------------------------------------------------------------------------
 # numerical_gradient
 # ------------------------------------------------------------------------------------------
@@ -530,8 +506,3 @@ class NumericalGradient(FunctionSpec):
                 "L = sum(df * f(w))"),
         )
 
-
-def numerical_gradient(numerical_gradient_fn: Callable[..., Any], *, grade_id: str,
-                       points: float) -> Part:
-    """The part for ``numerical_gradient``."""
-    return Part(NumericalGradient(), [numerical_gradient_fn], grade_id=grade_id, points=points)
