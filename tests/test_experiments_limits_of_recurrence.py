@@ -1,13 +1,12 @@
 """Chapter 18's experiments on tiny configurations: structure, value ranges, the counts of
 sequential steps and attention scores against their formulas, the attention regressor against
-the encoder it wraps, the reuse of chapter 5's training (same run as train_adding), bad input."""
+the encoder it wraps, bad input."""
 
-import math
 
 import pytest
 import torch
 
-from course_pkg.experiments.adding import BASELINE_MSE, train_adding
+from course_pkg.experiments.adding import BASELINE_MSE
 from course_pkg.experiments.limits_of_recurrence import (
     TIMED_MODELS,
     LastStepAttentionRegressor,
@@ -15,7 +14,6 @@ from course_pkg.experiments.limits_of_recurrence import (
     attention_vs_lstm_adding,
     crossover_length,
     learning_rate_sweep,
-    short_sequence_comparison,
     time_recurrence_vs_attention,
 )
 
@@ -61,21 +59,6 @@ def test_crossover_by_hand():
     assert crossover_length(fake_result(seconds), "course LSTM") is None
     with pytest.raises(ValueError, match="model"):
         crossover_length(result, "self-attention")
-
-
-def test_short_sequence_reuses_chapter5_training():
-    result = short_sequence_comparison(lengths=(4,), seeds=(0, 1), hidden_size=4, steps=3,
-                                       validation_size=20)
-    assert result.lengths == [4] and result.seeds == [0, 1]
-    for cell in ("rnn", "lstm"):
-        values = result.final_mse[4][cell]
-        assert len(values) == 2 and all(0 <= v < 10 for v in values)
-        assert result.mean(4, cell) == pytest.approx(sum(values) / 2)
-        assert result.spread(4, cell) == pytest.approx(abs(values[0] - values[1]) / math.sqrt(2))
-    # the same numbers as chapter 5's train_adding with the same settings
-    again = train_adding("lstm", 1, length=4, hidden_size=4, steps=3, eval_every=3,
-                         validation_size=20).final_mse
-    assert result.final_mse[4]["lstm"][1] == pytest.approx(again)
 
 
 def test_sweep_grid_shape_and_curves():
@@ -130,10 +113,6 @@ def test_bad_arguments():
         time_recurrence_vs_attention(lengths=(4,), width=6, num_heads=4)
     with pytest.raises(TypeError, match="batch_size"):
         time_recurrence_vs_attention(lengths=(4,), batch_size=2.5)
-    with pytest.raises(ValueError, match="lengths"):
-        short_sequence_comparison(lengths=(1,))
-    with pytest.raises(ValueError, match="seeds"):
-        short_sequence_comparison(seeds=())
     with pytest.raises(ValueError, match="cells"):
         learning_rate_sweep(cells=("transformer",))
     with pytest.raises(ValueError, match="learning_rates"):

@@ -1,6 +1,6 @@
 """Where recurrence runs out, measured (chapter 18).
 
-Four small experiments for the last chapter of the book, each returning plain data that the page
+Three small experiments for the last chapter of the book, each returning plain data that the page
 prints and plots:
 
 - :func:`time_recurrence_vs_attention`: seconds of one forward + backward pass against the
@@ -10,21 +10,18 @@ prints and plots:
   with the number of operations that must run one after the other: T for the recurrence
   (h_t needs h_{t-1}), one per layer for attention (every step of a layer at once). Attention
   pays for that with a (T, T) score matrix per head: compute and memory grow like T^2.
-- :func:`short_sequence_comparison`: the adding problem of chapter 5 at a very short and at a
-  longer length, tanh RNN against LSTM over a few seeds (the gates buy little when nothing has to
-  be carried far).
 - :func:`learning_rate_sweep`: final validation MSE over a grid of learning rate x hidden size, a
   measure of how sensitive training is to its hyperparameters.
 - :func:`attention_vs_lstm_adding`: a small self-attention model (`LastStepAttentionRegressor`)
   against the LSTM on the long adding problem, similar parameter counts, equal training steps.
 
 The training runs reuse chapter 5's recipe (`course_pkg.experiments.adding.fit_adding` and
-`train_adding`), for the attention model too.
+`train_adding`), for the attention model too. The chapter's short-sequence comparison needs no
+code of its own: it calls `course_pkg.experiments.adding.run_adding` at two lengths.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -41,7 +38,7 @@ from course_pkg.validation import (
 )
 
 __all__ = ["TIMED_MODELS", "TimingResult", "time_recurrence_vs_attention", "crossover_length",
-           "ShortSequenceResult", "short_sequence_comparison", "SweepResult",
+           "SweepResult",
            "learning_rate_sweep", "LastStepAttentionRegressor", "AttentionRun",
            "attention_vs_lstm_adding", "BASELINE_MSE"]
 
@@ -143,47 +140,7 @@ def crossover_length(result: TimingResult, model: str = "torch.nn.LSTM") -> int 
 
 
 # ----------------------------------------------------------------------------------------------
-# (b) little gain on short sequences
-# ----------------------------------------------------------------------------------------------
-@dataclass
-class ShortSequenceResult:
-    """Final validation MSE of the tanh RNN and the LSTM per length and seed."""
-
-    lengths: list[int]
-    seeds: list[int]
-    final_mse: dict[int, dict[str, list[float]]]   # {T: {"rnn"/"lstm": [MSE per seed]}}
-
-    def mean(self, T: int, cell: str) -> float:
-        return statistics.mean(self.final_mse[T][cell])
-
-    def spread(self, T: int, cell: str) -> float:
-        """Sample standard deviation over seeds (0 for a single seed)."""
-        values = self.final_mse[T][cell]
-        return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def short_sequence_comparison(lengths: Sequence[int] = (5, 20), seeds: Sequence[int] = (0, 1, 2),
-                              hidden_size: int = 32, steps: int = 400,
-                              learning_rate: float = 1e-2,
-                              validation_size: int = 500) -> ShortSequenceResult:
-    """Train chapter 5's tanh RNN and LSTM (`train_adding`) on the adding problem at each length
-    and seed with the same settings; return the final validation MSEs."""
-    lengths = _require_lengths("lengths", lengths, minimum=2)
-    seeds = require_seeds(seeds)
-    final = {}
-    for T in lengths:
-        final[T] = {}
-        for cell in ("rnn", "lstm"):
-            final[T][cell] = [
-                train_adding(cell, seed, length=T, hidden_size=hidden_size, steps=steps,
-                             learning_rate=learning_rate, eval_every=steps,
-                             validation_size=validation_size).final_mse
-                for seed in seeds]
-    return ShortSequenceResult(lengths, seeds, final)
-
-
-# ----------------------------------------------------------------------------------------------
-# (c) hyperparameter sensitivity
+# (b) hyperparameter sensitivity
 # ----------------------------------------------------------------------------------------------
 @dataclass
 class SweepResult:
@@ -237,7 +194,7 @@ def learning_rate_sweep(cells: Sequence[str] = ("rnn", "lstm"),
 
 
 # ----------------------------------------------------------------------------------------------
-# (d) self-attention against the LSTM on the long adding problem
+# (c) self-attention against the LSTM on the long adding problem
 # ----------------------------------------------------------------------------------------------
 class LastStepAttentionRegressor(nn.Module):
     """`SelfAttentionSequenceModel` (no causal mask) read at its last position: x (T, B, D) ->
