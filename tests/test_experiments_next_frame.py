@@ -15,9 +15,11 @@ from course_pkg.experiments.next_frame import (
     parameter_count,
     predicted_frames,
     run_next_frame_experiment,
+    score_next_frame,
 )
 from course_pkg.models.image_sequence import ConvLSTMFramePredictor, FullyConnectedFramePredictor
 from course_pkg.nn.convlstm import ConvLSTMCell
+from course_pkg.training import random_minibatches, train
 
 
 def test_fc_parameter_formula_matches_the_model():
@@ -108,3 +110,64 @@ def test_tiny_experiment():
         p = result.predictions[name].numpy()
         assert result.test_mse[name] == pytest.approx(float(((p - test[1:]) ** 2).mean()),
                                                       rel=1e-5)
+
+
+def test_score_next_frame_against_numpy():
+    torch.manual_seed(3)
+    frames = moving_shapes(3, 5, size=8, seed=4)                       # (5, 3, 1, 8, 8)
+    models = {"ConvLSTM": ConvLSTMFramePredictor(1, 3, 3),
+              "FC-LSTM": FullyConnectedFramePredictor(8, 1, 4)}
+    result = score_next_frame(models, {"ConvLSTM": [0.5], "FC-LSTM": [0.7]}, frames)
+    assert list(result.test_mse) == list(MODEL_NAMES) == list(result.parameters)
+    assert result.parameters["copy last frame"] == 0 and result.models is models
+    assert result.losses == {"ConvLSTM": [0.5], "FC-LSTM": [0.7]}
+    array = frames.numpy()
+    for name, model in models.items():
+        assert result.parameters[name] == sum(p.numel() for p in model.parameters())
+        with torch.no_grad():
+            logits = model(frames[:-1])[0].numpy()                     # (4, 3, 1, 8, 8)
+        probabilities = 1 / (1 + np.exp(-logits.astype(np.float64)))
+        np.testing.assert_allclose(result.predictions[name].numpy(), probabilities, rtol=1e-5)
+        assert result.test_mse[name] == pytest.approx(
+            float(((probabilities - array[1:]) ** 2).mean()), rel=1e-5)
+    np.testing.assert_array_equal(result.predictions["copy last frame"].numpy(), array[:-1])
+    assert result.test_mse["copy last frame"] == pytest.approx(
+        float(((array[:-1] - array[1:]) ** 2).mean()))
+    with pytest.raises(ValueError, match="losses"):
+        score_next_frame(models, {"ConvLSTM": [0.5]}, frames)
+
+
+def test_random_minibatches_draw_the_order_of_one_randint_call():
+    """The batches step by step are the rows of one (steps, batch_size) draw from the seed."""
+    order = torch.randint(20, (7, 5), generator=torch.Generator().manual_seed(4))
+    pick = random_minibatches(20, 5, seed=4)
+    for row in order:
+        assert torch.equal(pick(), row)
+
+
+def test_the_chapters_recipe_reproduces_the_experiment():
+    """Chapter 14's cell (data, models, train per model, score_next_frame) gives the wrapper's
+    numbers exactly."""
+    train_frames = moving_shapes(8, 5, size=8, seed=5)
+    test_frames = moving_shapes(4, 5, size=8, seed=6)
+    torch.manual_seed(5)
+    conv = ConvLSTMFramePredictor(1, hidden_channels=4, kernel_size=3)
+    fc_hidden = matching_hidden_size(parameter_count(conv), frame_size=8)
+    torch.manual_seed(5)
+    fc = FullyConnectedFramePredictor(8, 1, hidden_size=fc_hidden)
+    models, losses = {"ConvLSTM": conv, "FC-LSTM": fc}, {}
+    for name, model in models.items():
+        pick = random_minibatches(8, batch_size=4, seed=5)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        history = train(model, lambda: train_frames[:, pick()], next_frame_loss, optimizer,
+                        steps=4, clip_norm=None, seed=5, progress=False)
+        losses[name] = history.losses
+    mine = score_next_frame(models, losses, test_frames)
+
+    theirs = run_next_frame_experiment(steps=4, batch_size=4, num_frames=5, frame_size=8,
+                                       hidden_channels=4, num_train=8, num_test=4, seed=5)
+    assert mine.losses == theirs.losses and mine.test_mse == theirs.test_mse
+    assert mine.parameters == theirs.parameters
+    assert torch.equal(mine.test_frames, theirs.test_frames)
+    for name in MODEL_NAMES:
+        assert torch.equal(mine.predictions[name], theirs.predictions[name])

@@ -10,6 +10,7 @@ from torch import nn
 from course_pkg.data.algorithmic import ntm_copy_task
 from course_pkg.experiments.ntm_copy import (
     CopyLSTM,
+    CopyRun,
     bit_error,
     copy_batches,
     copy_loss,
@@ -20,6 +21,7 @@ from course_pkg.experiments.ntm_copy import (
     train_copier,
 )
 from course_pkg.models.parameter_count import count_parameters
+from course_pkg.training import train
 
 
 
@@ -98,6 +100,35 @@ def test_ntm_and_lstm_learn_and_training_is_deterministic():
         assert len(losses) == 60 and all(math.isfinite(v) for v in losses)
         assert sum(losses[-8:]) / 8 < 0.8 * math.log(2)  # below chance, 0.693 nats per bit
         assert run.parameters == count_parameters(run.model)
+
+
+def test_the_chapters_recipe_reproduces_train_copier():
+    """Chapter 13's cell (models, copy_batches, Adam, train) gives train_copier's numbers."""
+    def recipe():
+        ntm = make_ntm(bits=3, controller_size=12, memory_slots=6, memory_width=5, seed=1)
+        lstm = make_copy_lstm(bits=3, hidden_size=10, seed=1)
+        runs = []
+        for name, model, steps, lr in (("NTM", ntm, 12, 5e-3), ("LSTM", lstm, 20, 1e-2)):
+            batches = copy_batches(batch_size=6, min_length=1, max_length=3, bits=3, seed=1)
+            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+            history = train(model, batches, copy_loss, optimizer, steps=steps, clip_norm=10.0,
+                            seed=1, progress=False)
+            runs.append(CopyRun(name, model, count_parameters(model), history))
+        return runs
+
+    ntm = make_ntm(bits=3, controller_size=12, memory_slots=6, memory_width=5, seed=1)
+    lstm = make_copy_lstm(bits=3, hidden_size=10, seed=1)
+    settings = dict(batch_size=6, min_length=1, max_length=3, bits=3, clip_norm=10.0, seed=1)
+    expected = [train_copier(ntm, "NTM", steps=12, learning_rate=5e-3, **settings),
+                train_copier(lstm, "LSTM", steps=20, learning_rate=1e-2, **settings)]
+    for mine, theirs in zip(recipe(), expected):
+        assert mine.name == theirs.name and mine.parameters == theirs.parameters
+        assert mine.history.losses == theirs.history.losses
+        assert mine.history.grad_norms == theirs.history.grad_norms
+        for a, b in zip(mine.model.parameters(), theirs.model.parameters()):
+            assert torch.equal(a, b)
+        assert bit_error(mine.model, 4, bits=3, num_sequences=20) == bit_error(
+            theirs.model, 4, bits=3, num_sequences=20)
 
 
 def test_format_bit_errors():

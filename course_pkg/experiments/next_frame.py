@@ -18,6 +18,10 @@ the true next frames on held-out videos (`next_frame_mse`)::
 
     MSE = mean over t = 1..T-1, videos, pixels of (sigmoid(logit_t) - X_{t+1})^2
 
+`run_next_frame_experiment` does all of it in one call; chapter 14 writes the same recipe out
+(data, models, one `course_pkg.training.train` call per model, then `score_next_frame`), and
+both give the same numbers.
+
 `convlstm_as_lstm_cell` copies a 1x1 ConvLSTM cell into a `torch.nn.LSTMCell`, for the check that
 a ConvLSTM on a 1x1 grid is an LSTM.
 """
@@ -38,12 +42,12 @@ from course_pkg.models.image_sequence import (
     require_video,
 )
 from course_pkg.nn.convlstm import ConvLSTMCell
-from course_pkg.training import evaluating, train
+from course_pkg.training import evaluating, random_minibatches, train
 from course_pkg.validation import require_floating, require_positive_int
 
 __all__ = ["parameter_count", "fc_lstm_parameter_count", "matching_hidden_size",
            "convlstm_as_lstm_cell", "next_frame_loss", "predicted_frames", "next_frame_mse",
-           "NextFrameResult", "run_next_frame_experiment", "MODEL_NAMES"]
+           "NextFrameResult", "score_next_frame", "run_next_frame_experiment", "MODEL_NAMES"]
 
 MODEL_NAMES = ("ConvLSTM", "FC-LSTM", "copy last frame")
 
@@ -152,18 +156,50 @@ class NextFrameResult:
     predictions: dict = field(default_factory=dict)   # name -> (T-1, B, 1, S, S) in [0, 1]
 
 
+def score_next_frame(models: dict, losses: dict, test_frames: Tensor) -> NextFrameResult:
+    """Score trained predictors and copy-last-frame on held-out videos.
+
+    Args:
+        models: name -> trained predictor, e.g. ``{"ConvLSTM": conv, "FC-LSTM": fc}``; each maps
+            frames (T-1, B, C, H, W) to ``(logits, state)`` with logits of the same shape.
+        losses: name -> the training losses of that model, one per step (kept in the result).
+        test_frames: held-out videos (T, B, C, H, W).
+
+    Returns:
+        A `NextFrameResult` with, for every model and for ``"copy last frame"`` (added last),
+        its parameter count (0 for copy-last-frame), its predictions of frames 2..T,
+        (T-1, B, C, H, W) in [0, 1], and their `next_frame_mse` against ``test_frames``.
+    """
+    _require_video("test_frames", test_frames)
+    if set(losses) != set(models):
+        raise ValueError(f"losses: expected one entry per model {sorted(models)}, got "
+                         f"{sorted(losses)}")
+    result = NextFrameResult(models=models, parameters={}, test_mse={}, losses=dict(losses),
+                             test_frames=test_frames)
+    for name, model in models.items():
+        result.parameters[name] = parameter_count(model)
+        result.predictions[name] = predicted_frames(model, test_frames)   # (T-1, B, C, H, W)
+    result.parameters["copy last frame"] = 0
+    result.predictions["copy last frame"] = predicted_frames(None, test_frames)
+    for name, predictions in result.predictions.items():
+        result.test_mse[name] = next_frame_mse(predictions, test_frames)
+    return result
+
+
 def run_next_frame_experiment(steps: int = 300, batch_size: int = 16, num_frames: int = 10,
                               frame_size: int = 16, hidden_channels: int = 16,
                               kernel_size: int = 3, num_train: int = 512, num_test: int = 64,
                               learning_rate: float = 0.01, seed: int = 0) -> NextFrameResult:
     """Train a ConvLSTM and an FC-LSTM of about its size for ``steps`` Adam steps each, on the
-    same batches of moving shapes, and score both and copy-last-frame on held-out videos."""
+    same batches of moving shapes, and score both and copy-last-frame on held-out videos
+    (`score_next_frame`)."""
     for name, value in (("steps", steps), ("batch_size", batch_size), ("num_train", num_train),
                         ("num_test", num_test)):
         require_positive_int(name, value)
     if batch_size > num_train:
         raise ValueError(f"batch_size: expected at most num_train = {num_train}, got "
                          f"{batch_size}")
+    # train_frames (T, num_train, 1, S, S), test_frames (T, num_test, 1, S, S)
     train_frames = moving_shapes(num_train, num_frames, size=frame_size, seed=seed)
     test_frames = moving_shapes(num_test, num_frames, size=frame_size, seed=seed + 1)
 
@@ -172,23 +208,12 @@ def run_next_frame_experiment(steps: int = 300, batch_size: int = 16, num_frames
     fc_hidden = matching_hidden_size(parameter_count(conv), frame_size)
     torch.manual_seed(seed)
     fc = FullyConnectedFramePredictor(frame_size, 1, fc_hidden)
-    models = {"ConvLSTM": conv, "FC-LSTM": fc}
-
-    # the same sequence of batches for both models
-    order = torch.randint(num_train, (steps, batch_size),
-                          generator=torch.Generator().manual_seed(seed))
-    result = NextFrameResult(models=models, parameters={}, test_mse={}, losses={},
-                             test_frames=test_frames)
+    models, losses = {"ConvLSTM": conv, "FC-LSTM": fc}, {}
     for name, model in models.items():
-        batches = iter(train_frames[:, index] for index in order)    # each (T, B, 1, S, S)
+        # the same sequence of batches for both models: (batch_size,) video indices per step
+        pick = random_minibatches(num_train, batch_size, seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-        history = train(model, batches, next_frame_loss, optimizer, steps, seed=seed,
-                        progress=False)
-        result.losses[name] = history.losses
-        result.parameters[name] = parameter_count(model)
-        result.predictions[name] = predicted_frames(model, test_frames)
-    result.parameters["copy last frame"] = 0
-    result.predictions["copy last frame"] = predicted_frames(None, test_frames)
-    for name in MODEL_NAMES:
-        result.test_mse[name] = next_frame_mse(result.predictions[name], test_frames)
-    return result
+        history = train(model, lambda: train_frames[:, pick()], next_frame_loss, optimizer,
+                        steps, seed=seed, progress=False)
+        losses[name] = history.losses
+    return score_next_frame(models, losses, test_frames)

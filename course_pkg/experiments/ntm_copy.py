@@ -13,6 +13,9 @@ ones. Two models of about the same number of parameters get the same steps and m
 The loss is the binary cross-entropy of the logits against the target bits on the output steps
 only (the loss mask); the score is the **bit error**, the fraction of output bits whose
 thresholded prediction (logit > 0) is wrong (`bit_error`).
+
+`train_copier` trains one model in one call; chapter 13 writes the same steps out (`copy_batches`,
+Adam, `course_pkg.training.train` with `copy_loss`, a `CopyRun`), with the same numbers.
 """
 
 from __future__ import annotations
@@ -165,7 +168,8 @@ def train_copier(
     clip_norm: float = 10.0,
     seed: int = 0,
 ) -> CopyRun:
-    """Train ``model`` (an NTM or a `CopyLSTM`) with Adam on `copy_batches` from ``seed``."""
+    """Train ``model`` (an NTM or a `CopyLSTM`) with Adam on `copy_batches` from ``seed``:
+    `course_pkg.training.train` with `copy_loss`, clipped at ``clip_norm``, seeded with ``seed``."""
     require_positive_int("steps", steps)
     batches = copy_batches(batch_size, min_length, max_length, bits, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
