@@ -10,12 +10,14 @@ from course_pkg.data.text import BPTTBatches, CharCorpus
 from course_pkg.experiments.char_lm import (
     CarriedStateLoss,
     CharLMConfig,
+    CharLMResult,
     cross_entropy_nats,
     nats_to_bits,
     train_char_lm,
     unigram_entropy_bits,
 )
 from course_pkg.models.char_lm import CharLM
+from course_pkg.training import train
 
 
 
@@ -87,6 +89,30 @@ def test_training_beats_the_unigram_baseline_and_is_deterministic():
     assert first.validation_perplexity == pytest.approx(2 ** first.validation_bits)
     assert first.validation_bits < first.unigram_bits - 1.0
     assert first.unigram_bits == pytest.approx(unigram_entropy_bits(corpus.train_ids, len(corpus.vocabulary)))
+
+
+def test_the_parts_spelled_out_give_the_wrapper_s_result_exactly():
+    # chapter 8 assembles the experiment on the page from these parts; the wrapper is that recipe
+    corpus = CharCorpus("a stitch in time saves nine, said the tailor to the cat. " * 30,
+                        end_token=True)
+    config = CharLMConfig(embedding_dim=6, hidden_size=10, seq_len=12, batch_size=4, steps=7,
+                          learning_rate=1e-2, clip_norm=0.5, seed=4)
+    wrapped = train_char_lm(corpus, config)
+    vocab_size = len(corpus.vocabulary)
+    torch.manual_seed(4)
+    model = CharLM(vocab_size, 6, 10, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batches = corpus.batches("train", 12, 4)
+    history = train(model, batches, CarriedStateLoss(), optimizer, 7, clip_norm=0.5, seed=4,
+                    progress=False)
+    result = CharLMResult(model, config, history, cross_entropy_nats(model, corpus.validation_ids),
+                          unigram_entropy_bits(corpus.train_ids, vocab_size))
+    assert result.history.losses == wrapped.history.losses and len(history.losses) == 7
+    assert result.history.grad_norms == wrapped.history.grad_norms
+    assert result.validation_nats == wrapped.validation_nats
+    assert result.unigram_bits == wrapped.unigram_bits
+    for mine, theirs in zip(model.parameters(), wrapped.model.parameters()):
+        assert torch.equal(mine, theirs)
 
 
 def test_bad_input():

@@ -9,6 +9,11 @@ of the same size, drawn in the same seeded order.
 - The `StoryReader` reads the story and the question word by word, as one flat sequence
   (`~course_pkg.data.babi.flatten_stories`), and answers from its last state.
 
+Chapter 12 assembles both recipes on the page from the parts here: the minibatch functions
+(`story_minibatches` for the memory network, `flat_story_minibatches` for the reader), the loss
+functions (`memory_network_loss`, `story_reader_loss`) and the error measures; the wrappers
+`train_memory_network` and `train_story_reader` are the same recipes in one call.
+
 Besides the test error, the experiment measures where the memory network looks: for every hop,
 how often its largest attention weight falls on the supporting fact (`supporting_fact_rates`),
 and how the errors spread over the *age* of the supporting fact (`error_by_age`), i.e. how many
@@ -34,6 +39,7 @@ from course_pkg.data.babi import (
     generate_stories,
 )
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
+from course_pkg.models.parameter_count import count_parameters
 from course_pkg.training import History, evaluating, random_minibatches, train
 from course_pkg.validation import require_positive_int
 
@@ -42,6 +48,10 @@ __all__ = [
     "make_babi_data",
     "StoryReader",
     "QARun",
+    "story_minibatches",
+    "flat_story_minibatches",
+    "memory_network_loss",
+    "story_reader_loss",
     "train_memory_network",
     "train_story_reader",
     "memory_network_error",
@@ -149,6 +159,57 @@ class QARun:
         return self.history.seconds
 
 
+FlatBatch = tuple[Tensor, Tensor, Tensor]  # tokens (T, B), lengths (B,), answers (B,)
+
+
+def story_minibatches(data: BabiData, batch_size: int, seed: int) -> Callable[[], BabiBatch]:
+    """A function returning the next minibatch of ``batch_size`` training stories of ``data``, a
+    `BabiBatch` with stories (B, S, W), questions (B, Wq) and answers, supporting, lengths (B,).
+
+    The stories are drawn with replacement by
+    ``course_pkg.training.random_minibatches(len(data.train_stories), batch_size, seed)``, so the
+    memory network and the reader (`flat_story_minibatches`) see the same stories in the same
+    order for the same seed.
+    """
+    next_indices = random_minibatches(len(data.train_stories), batch_size, seed)
+
+    def next_batch() -> BabiBatch:
+        indices = next_indices()  # (B,)
+        return BabiBatch(*(field[indices] for field in data.train))
+
+    return next_batch
+
+
+def flat_story_minibatches(data: BabiData, batch_size: int, seed: int) -> Callable[[], FlatBatch]:
+    """A function returning the next minibatch of ``batch_size`` flattened training stories of
+    ``data``: ``(tokens, lengths, answers)``, tokens (T, B) cut after the longest sequence of the
+    minibatch, lengths (B,) and answers (B,). Same draws as `story_minibatches` with that seed.
+    """
+    next_indices = random_minibatches(len(data.train_stories), batch_size, seed)
+
+    def next_batch() -> FlatBatch:
+        indices = next_indices()  # (B,)
+        lengths = data.train_token_lengths[indices]  # (B,)
+        tokens = data.train_tokens[: int(lengths.max()), indices]  # (T, B)
+        return tokens, lengths, data.train.answers[indices]
+
+    return next_batch
+
+
+def memory_network_loss(model: EndToEndMemoryNetwork, batch: BabiBatch) -> Tensor:
+    """The ``loss_fn`` of `course_pkg.training.train` for a memory network: the mean
+    cross-entropy ``-ln p(answer)`` over the questions of ``batch`` (a scalar)."""
+    logits = model(batch.stories, batch.questions)  # (B, V)
+    return F.cross_entropy(logits, batch.answers)
+
+
+def story_reader_loss(model: StoryReader, batch: FlatBatch) -> Tensor:
+    """The ``loss_fn`` of `course_pkg.training.train` for a `StoryReader`: the mean cross-entropy
+    ``-ln p(answer)`` over a batch ``(tokens (T, B), lengths (B,), answers (B,))`` (a scalar)."""
+    tokens, lengths, answers = batch
+    return F.cross_entropy(model(tokens, lengths), answers)  # logits (B, V)
+
+
 @torch.no_grad()
 def _wrong_answers(logits_fn: Callable[[], Tensor], model: nn.Module, answers: Tensor) -> Tensor:
     """(N,) bool, True where the model's answer (argmax of its logits, eval mode) is wrong."""
@@ -183,7 +244,10 @@ def train_memory_network(
     position_encoding: bool = True,  # False: a plain bag of words per sentence
     temporal_encoding: bool = True,  # False: the memories carry no order
 ) -> QARun:
-    """Train an `EndToEndMemoryNetwork` with Adam on ``data.train``; measure both errors."""
+    """Train an `EndToEndMemoryNetwork` with Adam on ``data.train``; measure both errors.
+
+    The recipe: seed torch, build the network, `story_minibatches`, Adam, ``train`` with
+    `memory_network_loss`, then `memory_network_error` on both splits."""
     require_positive_int("steps", steps)
     require_positive_int("batch_size", batch_size)
     torch.manual_seed(seed)
@@ -191,15 +255,9 @@ def train_memory_network(
                                   max_memories=data.train.stories.shape[1], hops=hops,
                                   position_encoding=position_encoding,
                                   temporal_encoding=temporal_encoding)
-    next_indices = random_minibatches(len(data.train_stories), batch_size, seed)
-    stories, questions, answers = data.train.stories, data.train.questions, data.train.answers
-
-    def loss_fn(model: EndToEndMemoryNetwork, indices: Tensor) -> Tensor:
-        logits = model(stories[indices], questions[indices])  # (B, V)
-        return F.cross_entropy(logits, answers[indices])
-
+    batches = story_minibatches(data, batch_size, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    history = train(model, next_indices, loss_fn, optimizer, steps, clip_norm=clip_norm,
+    history = train(model, batches, memory_network_loss, optimizer, steps, clip_norm=clip_norm,
                     seed=seed, progress=False)
     name = f"memory network, {hops} hop{'s' if hops > 1 else ''}, d={embedding_size}"
     if not temporal_encoding:
@@ -209,7 +267,7 @@ def train_memory_network(
     return QARun(
         name=name,
         model=model,
-        parameters=sum(p.numel() for p in model.parameters()),
+        parameters=count_parameters(model),
         history=history,
         train_error=memory_network_error(model, data.train),
         test_error=memory_network_error(model, data.test),
@@ -228,28 +286,25 @@ def train_story_reader(
     lstm: type[nn.Module] = nn.LSTM,
 ) -> QARun:
     """Train a `StoryReader` on the flattened training stories, same budget as the memory
-    network (steps, batch size, minibatch order); measure both errors."""
+    network (steps, batch size, minibatch order); measure both errors.
+
+    The recipe: seed torch, build the reader, `flat_story_minibatches`, Adam, ``train`` with
+    `story_reader_loss`, then `story_reader_error` on both splits."""
     require_positive_int("steps", steps)
     require_positive_int("batch_size", batch_size)
     torch.manual_seed(seed)
     model = StoryReader(len(VOCABULARY), embedding_size, hidden_size, lstm=lstm)
-    next_indices = random_minibatches(len(data.train_stories), batch_size, seed)
-    tokens, lengths, answers = data.train_tokens, data.train_token_lengths, data.train.answers
-
-    def loss_fn(model: StoryReader, indices: Tensor) -> Tensor:
-        batch_lengths = lengths[indices]  # (B,)
-        batch_tokens = tokens[: int(batch_lengths.max()), indices]  # (T_max, B)
-        return F.cross_entropy(model(batch_tokens, batch_lengths), answers[indices])
-
+    batches = flat_story_minibatches(data, batch_size, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    history = train(model, next_indices, loss_fn, optimizer, steps, clip_norm=clip_norm,
+    history = train(model, batches, story_reader_loss, optimizer, steps, clip_norm=clip_norm,
                     seed=seed, progress=False)
     return QARun(
         name=f"LSTM reading the story, H={hidden_size}",
         model=model,
-        parameters=sum(p.numel() for p in model.parameters()),
+        parameters=count_parameters(model),
         history=history,
-        train_error=story_reader_error(model, tokens, lengths, answers),
+        train_error=story_reader_error(model, data.train_tokens, data.train_token_lengths,
+                                       data.train.answers),
         test_error=story_reader_error(model, data.test_tokens, data.test_token_lengths,
                                       data.test.answers),
     )

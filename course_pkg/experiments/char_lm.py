@@ -157,7 +157,8 @@ def train_char_lm(corpus: CharCorpus, config: CharLMConfig | None = None, progre
     """Train a `CharLM` on ``corpus``'s training split for ``config.steps`` steps and measure it.
 
     Deterministic for a given config: the seed fixes the initial weights, and the batches are the
-    consecutive truncated-BPTT batches of the training text (no random draws).
+    consecutive truncated-BPTT batches of the training text (no random draws). Chapter 8 writes
+    the same steps out on the page, so that a reader can change them.
     """
     config = CharLMConfig() if config is None else config
     torch.manual_seed(config.seed)
