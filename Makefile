@@ -64,7 +64,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # bubblewrap (Debian's package): the jail in which the course's autograde runs student code
-# (course_pkg.grading.jail); setpriv comes with util-linux, which every Debian system has.
+# (course_pkg.grading.instructor.jail); setpriv comes with util-linux, which every Debian system has.
 jail-tools:
 	@command -v bwrap >/dev/null || { \
 	  echo "installing Debian's bubblewrap for the grading jail"; \

@@ -1,7 +1,8 @@
 """nbgrader settings of the course (read by every nbgrader command run in assignments/).
 
 Each setting below is chosen deliberately; the instructor's guide (book/instructors.md)
-explains them. The course's own preprocessors live in course_pkg/grading/nbgrader_plugins.py.
+explains them. The course's own preprocessors live in
+course_pkg/grading/instructor/nbgrader_plugins.py.
 """
 
 import os
@@ -17,7 +18,11 @@ from nbgrader.preprocessors import (
 )
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 
-from course_pkg.grading.nbgrader_plugins import DropScoreEcho, RobustExecute, ScoreFromReport
+from course_pkg.grading.instructor.nbgrader_plugins import (
+    DropScoreEcho,
+    RobustExecute,
+    ScoreFromReport,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
@@ -25,7 +30,8 @@ c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
 c.CourseDirectory.course_id = "rnn-course"
 c.CourseDirectory.root = HERE
 # The gradebook: nbgrader's SQLite default, with a busy timeout so that the parallel runner's
-# processes (course_pkg.grading.pipeline) wait for each other's writes instead of failing.
+# processes (course_pkg.grading.instructor.pipeline) wait for each other's writes instead of
+# failing.
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db") + "?timeout=60"
 
 # Per-cell timeout (seconds). A test cell runs every student call in a sandbox limited to a few
@@ -56,8 +62,9 @@ c.LimitOutput.max_lines = 200
 
 # Feedback HTML: the hook names each part in the page's contents ("Tests of rnn_forward", not
 # "Test cell") and inlines a local MathJax (nbconvert points it at a CDN), so that the feedback
-# renders its math offline (see course_pkg/grading/feedback_pages.py, offline_feedback.py).
-c.GenerateFeedback.post_convert_hook = "course_pkg.grading.feedback_pages.feedback_hook"
+# renders its math offline (see course_pkg/grading/instructor/feedback_pages.py and
+# offline_feedback.py).
+c.GenerateFeedback.post_convert_hook = "course_pkg.grading.instructor.feedback_pages.feedback_hook"
 # Hidden tests stay hidden: the feedback shows each hidden check's name and result (printed by
 # the grading library), never the test code (the autograded notebook holds it). The score that
 # ScoreFromReport left as each test cell's Out[] is dropped: the cell's heading shows it.

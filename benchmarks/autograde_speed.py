@@ -3,7 +3,7 @@
 For each assignment, N submissions are generated from the source notebook (the solution, and
 the solution with one of a few typical mistakes, in turn), and autograded by
 
-- ``jailed``: ``course_pkg.grading.pipeline`` as instructors run it (one forked
+- ``jailed``: ``course_pkg.grading.instructor.pipeline`` as instructors run it (one forked
   ``nbgrader autograde --student`` per submission, ``--jobs`` at a time, the student's cells in
   a jail and the tests in the judge);
 - ``no jail`` (with ``--serial`` or ``--jail-cost``): the same runner with ``--unsafe-no-jail``
@@ -47,7 +47,7 @@ import time
 
 import nbformat
 
-from course_pkg.grading import pipeline
+from course_pkg.grading.instructor import pipeline
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MISTAKES = {  # one typical mistake per assignment, applied to every other submission

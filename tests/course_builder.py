@@ -18,7 +18,7 @@ import sys
 
 import nbformat
 
-from course_pkg.grading import pipeline
+from course_pkg.grading.instructor import pipeline
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COURSE_SOURCE = ROOT / "assignments"

@@ -4,7 +4,7 @@ Every attacker starts from the untouched release (a blank submission: any point 
 file it reads, is undeserved), adds a cell of its own that attacks, and prints what it got
 (``ATTACK ...`` lines, which land in its autograded notebook, proving that the attack ran). A
 victim submits the reference solution with a secret comment. The whole course is graded by
-``course_pkg.grading.pipeline.autograde`` (jail and judge), then exported.
+``course_pkg.grading.instructor.pipeline.autograde`` (jail and judge), then exported.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import pytest
 
 from course_builder import ROOT, append, make_submission, new_course, nbgrader
 
-from course_pkg.grading import jail as jails
-from course_pkg.grading import pipeline
+from course_pkg.grading.instructor import jail as jails
+from course_pkg.grading.instructor import pipeline
 
 pytestmark = pytest.mark.pipeline
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from course_pkg.grading import integrity, judge, rnn_checks
+from course_pkg.grading import integrity, rnn_checks
+from course_pkg.grading.instructor import judge
 
 CELLS = [
     "import numpy as np\nfrom course_pkg.numpy_rnn import rnn_forward as helper\n"

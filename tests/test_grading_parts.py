@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from course_pkg.grading import judge, parts
+from course_pkg.grading import parts
+from course_pkg.grading.instructor import judge
 from course_pkg.grading.part import FunctionSpec
 
 SOURCE = pathlib.Path(__file__).resolve().parents[1] / "assignments" / "source"

@@ -1,7 +1,7 @@
 """The instructor's pipeline, end to end, for assignments 4, 5 and 6 on a temporary copy.
 
 nbgrader generate_assignment -> submissions (the solution, the untouched release, typical
-mistakes, delegation) -> autograde with the course's runner (course_pkg.grading.pipeline) ->
+mistakes, delegation) -> autograde with the course's runner (course_pkg.grading.instructor.pipeline) ->
 generate_feedback -> export; the exported scores, the feedback's messages, and a release without
 solutions or hidden tests. The course is built by tests/course_builder.py.
 """
@@ -15,7 +15,7 @@ import pytest
 
 from course_builder import assert_feedback_hides_hidden_tests, nbgrader, new_course, replace
 
-from course_pkg.grading import pipeline
+from course_pkg.grading.instructor import pipeline
 
 pytestmark = pytest.mark.pipeline
 

@@ -15,7 +15,7 @@ import pytest
 from course_builder import append, export_scores, make_submission, nbgrader, new_course
 from test_grading_pipeline_rnn_gated_lm import A1, EXPECTED_SCORES, SUBMISSIONS
 
-from course_pkg.grading import pipeline
+from course_pkg.grading.instructor import pipeline
 
 STUDENTS = ("solution", "untouched", "missing_bias", "wrong_axis")
 CHOSEN = {(A1, student): SUBMISSIONS[(A1, student)] for student in STUDENTS}

@@ -17,7 +17,7 @@ from course_builder import export_scores, nbgrader, new_course
 from postgres_cluster import postgres_url  # noqa: F401 (the fixture)
 from test_grading_pipeline_rnn_gated_lm import A1, EXPECTED_SCORES, SUBMISSIONS
 
-from course_pkg.grading import pipeline
+from course_pkg.grading.instructor import pipeline
 
 STUDENTS = ("solution", "untouched", "missing_bias", "wrong_axis", "one_sided")
 CHOSEN = {(A1, student): SUBMISSIONS[(A1, student)] for student in STUDENTS}

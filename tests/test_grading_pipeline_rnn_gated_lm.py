@@ -1,6 +1,6 @@
 """The instructor's pipeline, end to end, on a temporary copy of the course.
 
-nbgrader generate_assignment -> submissions -> autograde (course_pkg.grading.pipeline: one
+nbgrader generate_assignment -> submissions -> autograde (course_pkg.grading.instructor.pipeline: one
 process per submission, two at a time) -> generate_feedback -> export, for every assignment,
 with a chosen set of submissions:
 
@@ -35,8 +35,8 @@ pytestmark = pytest.mark.pipeline
 
 from course_builder import assert_feedback_hides_hidden_tests, append, grade_id, nbgrader, new_course, replace
 
-from course_pkg.grading import pipeline
-from course_pkg.grading.offline_feedback import MARKER
+from course_pkg.grading.instructor import pipeline
+from course_pkg.grading.instructor.offline_feedback import MARKER
 
 
 # ------------------------------------------------------------------------------------------

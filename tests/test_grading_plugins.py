@@ -12,8 +12,8 @@ import nbformat
 import pytest
 from nbformat.notebooknode import NotebookNode
 
-from course_pkg.grading import feedback_pages, offline_feedback, pipeline
-from course_pkg.grading.nbgrader_plugins import ScoreFromReport, definitions_only
+from course_pkg.grading.instructor import feedback_pages, offline_feedback, pipeline
+from course_pkg.grading.instructor.nbgrader_plugins import ScoreFromReport, definitions_only
 from course_pkg.grading.report import REPORT_MIME, CaseResult, Report, SubCheck
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -174,7 +174,7 @@ def test_the_course_hook_names_the_parts_and_inlines_mathjax(tmp_path, monkeypat
 
 
 def test_feedback_drops_the_score_echo_of_test_cells_only():
-    from course_pkg.grading.nbgrader_plugins import DropScoreEcho
+    from course_pkg.grading.instructor.nbgrader_plugins import DropScoreEcho
 
     echo = nbformat.v4.new_output("execute_result", data={"text/plain": "0.75"})
     printed = nbformat.v4.new_output("stream", text="rnn_forward: 0.75 / 2 points\n")

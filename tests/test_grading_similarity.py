@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from course_pkg.grading import similarity
+from course_pkg.grading.instructor import similarity
 
 ORIGINAL = '''
 def rnn_step(x, h, w_ih, w_hh, b):
@@ -56,7 +56,7 @@ def test_functions_in_reads_top_level_definitions_without_running_them():
 
 
 def test_the_runner_prints_reference_matches_first_and_caps_the_rest(tmp_path, monkeypatch):
-    from course_pkg.grading import pipeline
+    from course_pkg.grading.instructor import pipeline
 
     pairs = [similarity.Match("a1", f"s{k}", "f", f"student s{k + 1}", 0.95) for k in range(300)]
     pasted = similarity.Match("a1", "mallory", "f", "reference course_pkg.x.f", 1.0)

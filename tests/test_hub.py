@@ -505,7 +505,7 @@ def test_a_class_on_the_hub(accounts, hub, chromium):
                      "IPYTHONDIR", "MPLCONFIGDIR"):
             env[name] = str(course.parent.parent.parent / "grader-runtime" / name.lower())
             os.makedirs(env[name], exist_ok=True)
-        graded = run(str(BIN / "python"), "-m", "course_pkg.grading.pipeline", "autograde",
+        graded = run(str(BIN / "python"), "-m", "course_pkg.grading.instructor.pipeline", "autograde",
                      ASSIGNMENT, "--course", str(course), "--jobs", "2", cwd=course, env=env)
         print(graded.stdout)
         # the runner ran as root: the course folder goes back to its owner

@@ -32,15 +32,9 @@ Running student code (the harness: the only grading modules inside the jail)
 - :mod:`.integrity`     delegation to the reference (static and tripwires); tampered kernels
 - :mod:`.agent`, :mod:`.wire`  the jail's side of the judge's protocol; plain data both ways
 
-The instructor's side
-
-- :mod:`.jail`          bubblewrap: the student's kernel as nobody, no network, no course
-- :mod:`.judge`         the nbgrader preprocessor that runs cells in the jail, tests outside
-- :mod:`.pipeline`      the robust, parallel autograde runner and the grade export
-- :mod:`.grades`        grades.csv per part, "not submitted" apart from 0, the LMS CSV
-- :mod:`.similarity`    graded functions compared with the reference and with classmates
-- :mod:`.nbgrader_plugins`  nbgrader preprocessors: score from the report, dying kernels
-- :mod:`.feedback_pages`, :mod:`.offline_feedback`  feedback pages: parts named, math offline
+The instructor's side: the sub-package :mod:`.instructor` (the runner, the jail, the judge,
+the nbgrader plugins, the similarity report, the grade export and the feedback pages), which
+needs ``pip install course_pkg[instructor]`` (nbgrader, nbformat, traitlets)
 
 The student's side
 

@@ -1,12 +1,12 @@
 """The process inside the jail: runs a submission's cells, then calls its functions on request.
 
-Started by :class:`~course_pkg.grading.jail.Jail` as ``python -m course_pkg.grading.agent``,
-as an unprivileged user, without network, in a view of the file system that holds the system,
-the Python environment and a *student edition* of ``course_pkg`` (the reference
-implementations of the graded parts and the judge's code are not in it). It speaks
-:mod:`~course_pkg.grading.wire` frames over its standard input and output, which are pipes to
-the judge; the student's own printing never reaches them (file descriptors 1 and 2 point at
-``/dev/null``; Python-level printing is captured per cell, and cut).
+Started by :class:`~course_pkg.grading.instructor.jail.Jail` as
+``python -m course_pkg.grading.agent``, as an unprivileged user, without network, in a view of
+the file system that holds the system, the Python environment and a *student edition* of
+``course_pkg`` (the reference implementations of the graded parts and the judge's code are not
+in it). It speaks :mod:`~course_pkg.grading.wire` frames over its standard input and output,
+which are pipes to the judge; the student's own printing never reaches them (file descriptors 1
+and 2 point at ``/dev/null``; Python-level printing is captured per cell, and cut).
 
 Requests, one at a time:
 

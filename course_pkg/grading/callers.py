@@ -8,8 +8,8 @@ came back; the judge compares that with the reference.
 
 This module must never hold a right answer: no reference implementation, no stand-in, no
 expected value. It is the half of grading that is shipped into the jail
-(:mod:`~course_pkg.grading.jail`), where a student's code can read it. In the student's own
-kernel (their JupyterLab) the same callers run in the forked child of
+(:mod:`~course_pkg.grading.instructor.jail`), where a student's code can read it. In the
+student's own kernel (their JupyterLab) the same callers run in the forked child of
 :mod:`~course_pkg.grading.sandbox`.
 """
 

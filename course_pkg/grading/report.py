@@ -16,8 +16,8 @@ rounded to 0.01, or 0 when the function delegates to the reference (see
 :mod:`~course_pkg.grading.integrity`). :meth:`Part.score` returns that number (nbgrader reads a
 number returned by a test cell as its partial credit) and also publishes a machine-readable
 *grade report* (MIME type :data:`REPORT_MIME`), which the course's nbgrader preprocessor
-:class:`~course_pkg.grading.nbgrader_plugins.ScoreFromReport` requires: a test cell without
-exactly one report of its own scores 0, so hiding the cell's result gains nothing.
+:class:`~course_pkg.grading.instructor.nbgrader_plugins.ScoreFromReport` requires: a test cell
+without exactly one report of its own scores 0, so hiding the cell's result gains nothing.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Report:
 
     def publish(self) -> None:
         """Display the grade report in the notebook (nothing outside IPython); in the judge
-        (:mod:`~course_pkg.grading.judge`), hand it to the judge instead."""
+        (:mod:`~course_pkg.grading.instructor.judge`), hand it to the judge instead."""
         if _JUDGE_SINKS:
             # (no text/plain: score() has printed the summary once already)
             _JUDGE_SINKS[-1].append({REPORT_MIME: json.loads(json.dumps(self.payload()))})

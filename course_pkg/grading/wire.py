@@ -1,8 +1,8 @@
 """Plain data between the jailed student process and the judge: JSON with ``.npy`` arrays.
 
-The judge and the jail (see :mod:`~course_pkg.grading.jail`) exchange messages, each a JSON
-document framed by its length (4 bytes, big-endian). Values are encoded as JSON where JSON can
-hold them; everything else is a tagged object::
+The judge and the jail (see :mod:`~course_pkg.grading.instructor.jail`) exchange messages, each
+a JSON document framed by its length (4 bytes, big-endian). Values are encoded as JSON where
+JSON can hold them; everything else is a tagged object::
 
     ndarray      {"~": "ndarray", "npy": <base64 of numpy.save(..., allow_pickle=False)>}
     tuple        {"~": "tuple", "items": [...]}

@@ -13,7 +13,7 @@ import pathlib
 import re
 from typing import Any
 
-from course_pkg.grading import offline_feedback
+from course_pkg.grading.instructor import offline_feedback
 
 __all__ = ["feedback_hook", "feedback_pages", "name_parts"]
 

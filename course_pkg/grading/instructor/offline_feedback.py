@@ -14,7 +14,7 @@ with ``npm pack mathjax@<version>`` (the same client and version that fetch the 
 
 The course's ``nbgrader_config.py`` installs :func:`~.feedback_pages.feedback_hook` (which calls
 :func:`inline_mathjax_files`) as ``GenerateFeedback.post_convert_hook``;
-``python -m course_pkg.grading.offline_feedback FILE...`` does the same to given files.
+``python -m course_pkg.grading.instructor.offline_feedback FILE...`` does the same to given files.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import tempfile
 from typing import Any, Iterable
 
 MATHJAX_VERSION = "3.2.2"
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]  # course_pkg/grading/instructor/ -> root
 MARKER = "<!-- course: MathJax inlined for offline reading -->"
 
 # nbconvert's block: from "<!-- Load mathjax -->" to "<!-- End of mathjax configuration -->".
@@ -122,7 +122,7 @@ def inline_mathjax_files(paths: Iterable[pathlib.Path]) -> int:
 def inline_mathjax_hook(assignment: str, student: str, notebooks: list[str], **_: Any) -> None:
     """nbgrader ``GenerateFeedback.post_convert_hook`` doing this module's part only (the
     course's hook, :func:`~.feedback_pages.feedback_hook`, also names the parts)."""
-    from course_pkg.grading.feedback_pages import feedback_pages
+    from course_pkg.grading.instructor.feedback_pages import feedback_pages
 
     inline_mathjax_files(feedback_pages(notebooks))
 
@@ -130,7 +130,7 @@ def inline_mathjax_hook(assignment: str, student: str, notebooks: list[str], **_
 def main(argv: list[str] | None = None) -> int:
     paths = [pathlib.Path(p) for p in (argv if argv is not None else sys.argv[1:])]
     if not paths:
-        print("usage: python -m course_pkg.grading.offline_feedback FEEDBACK.html ...")
+        print("usage: python -m course_pkg.grading.instructor.offline_feedback FEEDBACK.html ...")
         return 2
     print(f"inlined MathJax into {inline_mathjax_files(paths)} file(s)")
     return 0

@@ -1,15 +1,15 @@
 """The judge: scores a submission from outside the jail, in a process that never ran its code.
 
 :class:`JailedExecute` takes the place of nbgrader's ``Execute`` in the course's runner
-(:mod:`~course_pkg.grading.pipeline`). For one notebook it
+(:mod:`~course_pkg.grading.instructor.pipeline`). For one notebook it
 
-1. starts a :class:`~course_pkg.grading.jail.Jail` on a copy of the submission's folder and
-   runs there, in order, every code cell that is not a test cell (the student's cells and the
-   locked set-up cells); their printing and errors become the cells' outputs. A cell that hangs
+1. starts a :class:`~course_pkg.grading.instructor.jail.Jail` on a copy of the submission's
+   folder and runs there, in order, every code cell that is not a test cell (the student's
+   cells and the locked set-up cells); their printing and errors become the cells' outputs. A cell that hangs
    past the timeout or kills the process gets a ``CellTimeout``/``KernelDied`` error; the jail is
    then started again, the earlier cells are replayed and only the failing cell's ``def``,
    ``class`` and ``import`` statements are run, as in
-   :class:`~course_pkg.grading.nbgrader_plugins.RobustExecute`;
+   :class:`~course_pkg.grading.instructor.nbgrader_plugins.RobustExecute`;
 2. runs every test cell *here*, in the judge, with each function the student defined bound
    to a :class:`RemoteFunction`: a name in the jail plus the function's compiled, never
    executed, code (for the static delegation check). :class:`~course_pkg.grading.part.Part`
@@ -37,9 +37,9 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-from course_pkg.grading import jail as jails
+from course_pkg.grading.instructor import jail as jails
 from course_pkg.grading import wire
-from course_pkg.grading.nbgrader_plugins import definitions_only
+from course_pkg.grading.instructor.nbgrader_plugins import definitions_only
 from course_pkg.grading.report import judge_collects
 from course_pkg.grading.sandbox import KILL_GRACE, Outcome
 

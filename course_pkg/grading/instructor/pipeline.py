@@ -42,7 +42,7 @@ Every failure gets one log line, e.g.::
 
 Usage, in the course directory (or name it with ``--course``)::
 
-    cd assignments && python -m course_pkg.grading.pipeline autograde rnn_bptt --jobs 2
+    cd assignments && python -m course_pkg.grading.instructor.pipeline autograde rnn_bptt --jobs 2
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def _judge_config(app: Any, course: pathlib.Path, edition: pathlib.Path | None,
     from nbgrader.preprocessors import Execute
     from traitlets.config import Config
 
-    from course_pkg.grading.judge import JailedExecute
+    from course_pkg.grading.instructor.judge import JailedExecute
 
     autograde = app.config.Autograde.get("autograde_preprocessors", None) or []
     timeout = app.config.RobustExecute.get("timeout", app.config.Execute.get("timeout", 120))
@@ -347,7 +347,7 @@ def _report(result: SubmissionResult, assignment: str, course: pathlib.Path,
 
 def _report_similarity(course: pathlib.Path, assignment: str) -> None:
     """SIMILAR lines and similarity.csv (see grading.similarity): flagged, not scored."""
-    from course_pkg.grading import similarity
+    from course_pkg.grading.instructor import similarity
 
     matches = similarity.compare(course, assignment, submissions(course, assignment),
                                  hidden_modules(course, assignment))
@@ -445,7 +445,7 @@ def grade_submission(course: str, assignment: str, student: str, *, timeout: flo
         if judge:
             edition = None
             if hidden is not None:
-                from course_pkg.grading import jail as jails
+                from course_pkg.grading.instructor import jail as jails
 
                 problem = jails.jail_problem()
                 if problem:  # not SystemExit: that would end the worker, not the run
@@ -534,7 +534,8 @@ def _on_dask(course: pathlib.Path, assignment: str, names: list[str], scheduler:
                              f"{error}") from error
         with client:
             # by its module's name (not __main__'s), so that workers import it
-            task = importlib.import_module("course_pkg.grading.pipeline").grade_submission
+            task = importlib.import_module(
+                "course_pkg.grading.instructor.pipeline").grade_submission
             run = uuid.uuid4().hex[:8]
             futures = [client.submit(task, str(course), assignment, student, pure=False,
                                      key=f"autograde-{assignment}-{student}-{run}",
@@ -556,9 +557,9 @@ def autograde(course: pathlib.Path, assignment: str, *, jobs: int = 2, timeout: 
     Each submission runs in a forked child of this process (nbgrader is imported once, here),
     in its own session, with ``timeout`` seconds and ``memory_gb`` of address space. With
     ``judge`` (the default) the student's code runs in a jail (``jail``; see
-    :mod:`~course_pkg.grading.jail`) and the tests in the judge (:mod:`~.judge`); ``jail=False``
-    is the runner's ``--unsafe-no-jail``; ``judge=False`` is plain nbgrader (the kernel runs
-    student code and tests together).
+    :mod:`~course_pkg.grading.instructor.jail`) and the tests in the judge (:mod:`~.judge`);
+    ``jail=False`` is the runner's ``--unsafe-no-jail``; ``judge=False`` is plain nbgrader (the
+    kernel runs student code and tests together).
 
     ``db_url`` (an SQLAlchemy URL) is the gradebook for this run instead of the course's
     ``CourseDirectory.db_url``, for the runner and every nbgrader child. ``dask_local`` (N)
@@ -576,7 +577,7 @@ def autograde(course: pathlib.Path, assignment: str, *, jobs: int = 2, timeout: 
                          f"nbgrader_config.py, got {course}")
     course = course.resolve()
     if judge and jail:
-        from course_pkg.grading import jail as jails
+        from course_pkg.grading.instructor import jail as jails
 
         problem = jails.jail_problem()
         if problem:
@@ -608,7 +609,7 @@ def autograde(course: pathlib.Path, assignment: str, *, jobs: int = 2, timeout: 
     if judge:
         edition = None
         if jail:
-            from course_pkg.grading import jail as jails
+            from course_pkg.grading.instructor import jail as jails
 
             edition_root = pathlib.Path(tempfile.mkdtemp(prefix="course-edition-"))
             edition = jails.student_edition(edition_root, hidden_modules(course, assignment))
@@ -706,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
         pathlib.Path(".") if pathlib.Path("nbgrader_config.py").exists()
         else pathlib.Path("assignments"))
     if args.command == "export":
-        from course_pkg.grading import grades
+        from course_pkg.grading.instructor import grades
 
         with open_gradebook(course, args.db_url) as gradebook:
             try:

@@ -6,7 +6,7 @@ scored nothing and for one that was never handed in. The instructor needs to tel
 This module reads the gradebook (SQLite or PostgreSQL, see :func:`.pipeline.open_gradebook`) and
 writes two CSV files::
 
-    python -m course_pkg.grading.pipeline export --out grades.csv --lms lms.csv
+    python -m course_pkg.grading.instructor.pipeline export --out grades.csv --lms lms.csv
 
 - ``grades.csv``: one row per student, assignment and graded part (the test cell's grade id),
   and one ``total`` row per student and assignment, with the columns
