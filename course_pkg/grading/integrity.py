@@ -360,7 +360,7 @@ def _trip(key: str, args: tuple, kwargs: dict) -> Any:
 
 def reference_hidden(module_name: str) -> None:
     """Called by a masked module of the jail's student edition when code imports it: while a
-    graded call is armed, that counts as delegation to the reference (see grading.jail)."""
+    graded call is armed, that counts as delegation to the reference (see grading.instructor.jail)."""
     description = f"{module_name} (a reference implementation; hidden during grading)"
     if _ARMED[0] and description not in _TRIPPED:
         _TRIPPED.append(description)
