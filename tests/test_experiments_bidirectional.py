@@ -5,14 +5,19 @@ import torch
 
 from course_pkg.data.future_context import OTHER, TAGS, WORDS, ambiguous_mask, causal_ceiling
 from course_pkg.experiments.bidirectional import (
+    bat_accuracy,
     compare_directions,
     depth_sweep,
     format_runs,
     make_tagging_data,
+    tagger_run,
     tagging_accuracy,
+    tagging_batches,
+    tagging_loss,
     train_tagger,
 )
 from course_pkg.models.tagger import RecurrentTagger
+from course_pkg.training import History, train
 
 
 class FixedTagger(RecurrentTagger):
@@ -71,3 +76,63 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match="tags: expected the shape of words"):
         tagging_accuracy(RecurrentTagger(len(WORDS), len(TAGS)), data.validation_words,
                          data.validation_tags[:, :3])
+
+
+def test_batches_are_seeded_columns_of_the_training_set(data):
+    words, tags = tagging_batches(data, batch_size=5, seed=3)()
+    again_words, again_tags = tagging_batches(data, batch_size=5, seed=3)()
+    assert words.shape == tags.shape == (data.train_words.shape[0], 5)
+    assert torch.equal(words, again_words) and torch.equal(tags, again_tags)
+    for b in range(5):  # every column is a whole training sentence with its tags
+        matches = (data.train_words == words[:, b:b + 1]).all(dim=0) & \
+            (data.train_tags == tags[:, b:b + 1]).all(dim=0)
+        assert matches.any()
+    with pytest.raises(ValueError, match="batch_size"):
+        tagging_batches(data, batch_size=0)
+
+
+def test_loss_and_bat_accuracy(data):
+    oracle = FixedTagger(lambda words: data.validation_tags)
+    assert bat_accuracy(oracle, data) == 1.0
+    torch.manual_seed(0)
+    model = RecurrentTagger(len(WORDS), len(TAGS), hidden_size=5)
+    batch = (data.train_words[:, :4], data.train_tags[:, :4])  # (T, 4) each
+    scores = model(batch[0])  # (T, 4, K)
+    expected = torch.nn.functional.cross_entropy(scores.reshape(-1, len(TAGS)), batch[1].reshape(-1))
+    assert torch.allclose(tagging_loss(model, batch), expected)
+    assert bat_accuracy(model, data) == tagging_accuracy(model, data.validation_words,
+                                                         data.validation_tags)[1]
+
+
+def test_tagger_run_needs_evaluations(data):
+    model = RecurrentTagger(len(WORDS), len(TAGS), hidden_size=5)
+    with pytest.raises(ValueError, match="history"):
+        tagger_run(model, History(losses=[1.0], grad_norms=[1.0], seconds=0.1), data, seed=0)
+
+
+def test_the_chapter_recipe_reproduces_compare_directions(data):
+    """The training cell of chapter 7 written out, against the wrapper, on a tiny setting."""
+    runs = []
+    for seed in (0, 1):
+        for bidirectional, hidden_size in ((False, 7), (True, 5)):
+            torch.manual_seed(seed)
+            model = RecurrentTagger(len(WORDS), len(TAGS), embedding_dim=16, hidden_size=hidden_size,
+                                    bidirectional=bidirectional)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+            batches = tagging_batches(data, batch_size=64, seed=seed)
+            history = train(model, batches, tagging_loss, optimizer, steps=7, clip_norm=1.0,
+                            seed=seed, progress=False,
+                            eval_every=3, evaluate_fn=lambda m: bat_accuracy(m, data))
+            runs.append(tagger_run(model, history, data, seed))
+    wrapped = compare_directions(data, seeds=(0, 1), one_directional_hidden=7,
+                                 bidirectional_hidden=5, steps=7, eval_every=3)
+    for mine, theirs in zip(runs, wrapped, strict=True):
+        assert mine.name == theirs.name and mine.seed == theirs.seed
+        assert mine.history.losses == theirs.history.losses
+        assert mine.history.grad_norms == theirs.history.grad_norms
+        assert [(step, value) for step, _, value in mine.curve] == \
+            [(step, value) for step, _, value in theirs.curve]
+        assert [step for step, _, _ in mine.curve] == [0, 3, 6, 7]
+        assert (mine.parameters, mine.train_accuracy, mine.validation_accuracy,
+                mine.ambiguous_accuracy) == (theirs.parameters, theirs.train_accuracy,
+                                             theirs.validation_accuracy, theirs.ambiguous_accuracy)

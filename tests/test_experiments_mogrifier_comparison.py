@@ -1,21 +1,27 @@
 """Chapter 15's experiment module, on a tiny corpus: parameter matching checked against counts
 written from the layer formulas, the model against torch.nn.LSTM, and the statistics by hand."""
 
+import itertools
 import math
 
 import pytest
 import torch
 
 from course_pkg.data.text import CharCorpus
+from course_pkg.experiments.char_lm import CarriedStateLoss, cross_entropy_nats
 from course_pkg.experiments.mogrifier_comparison import (
+    MODEL_KINDS,
     ComparisonConfig,
+    ComparisonResult,
     RecurrentCharLM,
     comparison_table,
     gap_exceeds_spread,
     matched_lstm_hidden_size,
     run_comparison,
     seed_statistics,
+    validation_bits,
 )
+from course_pkg.training import train
 from course_pkg.models.parameter_count import count_parameters
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
@@ -104,3 +110,49 @@ def test_bad_arguments():
         model(torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="targets"):
         model.loss(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 1, dtype=torch.long))
+
+
+def test_validation_bits_is_the_cross_entropy_in_bits():
+    corpus = CharCorpus(TEXT, validation_fraction=0.2)
+    torch.manual_seed(0)
+    model = RecurrentCharLM("mogrifier", len(corpus.vocabulary), 4, 6)
+    ids = corpus.validation_ids[:100]  # (N,)
+    nats = cross_entropy_nats(model, ids, seq_len=64, batch_size=16)
+    assert validation_bits(model, ids) == pytest.approx(nats / math.log(2))
+    # an untrained model is close to uniform over the vocabulary
+    assert abs(validation_bits(model, ids) - math.log2(len(corpus.vocabulary))) < 1.0
+
+
+def test_the_chapter_recipe_reproduces_run_comparison():
+    """The training cell of chapter 14 written out, against the wrapper, on a tiny setting."""
+    corpus = CharCorpus(TEXT, validation_fraction=0.2)
+    config = ComparisonConfig(embedding_dim=4, mogrifier_hidden=6, seq_len=8, batch_size=4,
+                              steps=7, eval_every=3, validation_chars=64, seeds=(0, 1))
+    V = len(corpus.vocabulary)
+    hidden_sizes = {"lstm": matched_lstm_hidden_size(V, config.embedding_dim,
+                                                     config.mogrifier_hidden, config.rounds,
+                                                     config.rank),
+                    "mogrifier": config.mogrifier_hidden}
+    validation_ids = corpus.validation_ids[:config.validation_chars]
+    result = ComparisonResult(config, hidden_sizes, parameter_counts={}, eval_steps=[])
+    for kind in MODEL_KINDS:
+        result.curves[kind] = []
+        for seed in config.seeds:
+            torch.manual_seed(seed)
+            model = RecurrentCharLM(kind, V, config.embedding_dim, hidden_sizes[kind],
+                                    config.rounds, config.rank)
+            optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+            batches = itertools.cycle(corpus.batches("train", config.seq_len, config.batch_size))
+            history = train(model, batches, CarriedStateLoss(), optimizer, steps=config.steps,
+                            clip_norm=config.clip_norm, seed=seed, progress=False,
+                            eval_every=config.eval_every,
+                            evaluate_fn=lambda m: validation_bits(m, validation_ids))
+            result.curves[kind].append(history.eval_losses[1:])
+            result.parameter_counts[kind] = count_parameters(model)
+    result.eval_steps = history.eval_steps[1:]
+    wrapped = run_comparison(corpus, config)
+    assert result.eval_steps == wrapped.eval_steps == [3, 6, 7]
+    assert result.curves == wrapped.curves
+    assert result.hidden_sizes == wrapped.hidden_sizes
+    assert result.parameter_counts == wrapped.parameter_counts
+    assert comparison_table(result) == comparison_table(wrapped)

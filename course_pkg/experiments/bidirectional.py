@@ -17,7 +17,7 @@ fixed number of steps on minibatches drawn (seeded) from a fixed training set.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,10 @@ __all__ = [
     "TaggerRun",
     "make_tagging_data",
     "tagging_accuracy",
+    "tagging_batches",
+    "tagging_loss",
+    "bat_accuracy",
+    "tagger_run",
     "train_tagger",
     "compare_directions",
     "depth_sweep",
@@ -102,6 +106,69 @@ class TaggerRun:
         return f"{direction}, {self.num_layers} layer{'s' if self.num_layers > 1 else ''}, H={self.hidden_size}"
 
 
+def tagging_batches(data: TaggingData, batch_size: int = 64, seed: int = 0
+                    ) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """A function returning the next training minibatch ``(words, tags)``, each ``(T, B)``.
+
+    The ``B = batch_size`` sentences are drawn with replacement by a generator of their own,
+    seeded with ``seed``, so the order does not depend on torch's global random state.
+    """
+    require_positive_int("batch_size", batch_size)
+    order = torch.Generator().manual_seed(seed)
+    num_train = data.train_words.shape[1]
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        columns = torch.randint(0, num_train, (batch_size,), generator=order)  # (B,)
+        return data.train_words[:, columns], data.train_tags[:, columns]  # (T, B) each
+
+    return next_batch
+
+
+def tagging_loss(model: RecurrentTagger, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Mean cross-entropy over all tokens of ``batch = (words, tags)``, each ``(T, B)``: the
+    ``loss_fn`` for `course_pkg.training.train`."""
+    words, tags = batch
+    scores = model(words)  # (T, B, K)
+    return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), tags.reshape(-1))
+
+
+def bat_accuracy(model: RecurrentTagger, data: TaggingData) -> float:
+    """Validation accuracy on the ambiguous "bat" tokens only: the learning-curve measurement,
+    e.g. ``evaluate_fn=lambda m: bat_accuracy(m, data)`` for `course_pkg.training.train`."""
+    return tagging_accuracy(model, data.validation_words, data.validation_tags)[1]
+
+
+def tagger_run(model: RecurrentTagger, history: History, data: TaggingData, seed: int) -> TaggerRun:
+    """The `TaggerRun` record of a tagger trained by `course_pkg.training.train`.
+
+    ``history`` must come from a run with ``evaluate_fn`` = `bat_accuracy`: its
+    ``eval_steps``/``eval_losses`` become ``curve``. The training seconds of each curve point are
+    those of the steps before it at the run's mean time per step (evaluations are not timed).
+    """
+    if not history.losses or not history.eval_steps:
+        raise ValueError("history: expected training steps and evaluations (train with "
+                         "eval_every= and evaluate_fn=), got none")
+    seconds_per_step = history.seconds / len(history.losses)
+    train_accuracy, _ = tagging_accuracy(model, data.train_words, data.train_tags)
+    validation_accuracy, ambiguous_accuracy = tagging_accuracy(
+        model, data.validation_words, data.validation_tags)
+    return TaggerRun(
+        num_layers=model.recurrent.num_layers,
+        bidirectional=model.recurrent.bidirectional,
+        hidden_size=model.recurrent.hidden_size,
+        seed=seed,
+        parameters=sum(p.numel() for p in model.parameters()),
+        history=history,
+        train_accuracy=train_accuracy,
+        validation_accuracy=validation_accuracy,
+        ambiguous_accuracy=ambiguous_accuracy,
+        ms_per_step=1000 * seconds_per_step,
+        model=model,
+        curve=[(step, step * seconds_per_step, accuracy)
+               for step, accuracy in zip(history.eval_steps, history.eval_losses)],
+    )
+
+
 def train_tagger(
     data: TaggingData,
     hidden_size: int,
@@ -118,9 +185,8 @@ def train_tagger(
 ) -> TaggerRun:
     """Train one tagger with a fixed seed (initial weights and minibatch order) and measure it.
 
-    Training runs in chunks of ``eval_every`` steps; after each chunk the accuracy on the
-    ambiguous validation words is recorded in ``curve`` (the time spent measuring is not counted
-    in the training time).
+    The accuracy on the ambiguous validation words (`bat_accuracy`) is measured before the first
+    step, every ``eval_every`` steps and after the last one, and recorded in ``curve``.
     """
     require_positive_int("steps", steps)
     require_positive_int("batch_size", batch_size)
@@ -129,45 +195,10 @@ def train_tagger(
     model = RecurrentTagger(len(WORDS), len(TAGS), embedding_dim, hidden_size, num_layers,
                             bidirectional, dropout, cell)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    batch_order = torch.Generator().manual_seed(seed)
-    num_train = data.train_words.shape[1]
-
-    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        columns = torch.randint(0, num_train, (batch_size,), generator=batch_order)  # (B,)
-        return data.train_words[:, columns], data.train_tags[:, columns]  # (T, B) each
-
-    def loss_fn(model: RecurrentTagger, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        words, tags = batch
-        scores = model(words)  # (T, B, K)
-        return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), tags.reshape(-1))
-
-    history = History()
-    curve = [(0, 0.0, tagging_accuracy(model, data.validation_words, data.validation_tags)[1])]
-    while len(history.losses) < steps:
-        chunk = train(model, next_batch, loss_fn, optimizer, min(eval_every, steps - len(history.losses)),
-                      clip_norm=1.0, seed=seed if not history.losses else None, progress=False)
-        history.losses += chunk.losses
-        history.grad_norms += chunk.grad_norms
-        history.seconds += chunk.seconds
-        _, ambiguous = tagging_accuracy(model, data.validation_words, data.validation_tags)
-        curve.append((len(history.losses), history.seconds, ambiguous))
-    train_accuracy, _ = tagging_accuracy(model, data.train_words, data.train_tags)
-    validation_accuracy, ambiguous_accuracy = tagging_accuracy(
-        model, data.validation_words, data.validation_tags)
-    return TaggerRun(
-        num_layers=num_layers,
-        bidirectional=bidirectional,
-        hidden_size=hidden_size,
-        seed=seed,
-        parameters=sum(p.numel() for p in model.parameters()),
-        history=history,
-        train_accuracy=train_accuracy,
-        validation_accuracy=validation_accuracy,
-        ambiguous_accuracy=ambiguous_accuracy,
-        ms_per_step=1000 * history.seconds / len(history.losses),
-        model=model,
-        curve=curve,
-    )
+    history = train(model, tagging_batches(data, batch_size, seed), tagging_loss, optimizer, steps,
+                    clip_norm=1.0, seed=seed, progress=False, eval_every=eval_every,
+                    evaluate_fn=lambda trained: bat_accuracy(trained, data))
+    return tagger_run(model, history, data, seed)
 
 
 def compare_directions(

@@ -41,6 +41,7 @@ __all__ = [
     "matched_lstm_hidden_size",
     "ComparisonConfig",
     "ComparisonResult",
+    "validation_bits",
     "run_comparison",
     "seed_statistics",
     "gap_exceeds_spread",
@@ -143,25 +144,28 @@ class ComparisonResult:
         return [curve[-1] for curve in self.curves[kind]]
 
 
+def validation_bits(model: RecurrentCharLM, ids: Tensor) -> float:
+    """Bits per character of ``model`` on the character ids ``ids`` ``(N,)``, read as 16 streams
+    in chunks of 64 with the state carried: the learning-curve measurement, e.g.
+    ``evaluate_fn=lambda m: validation_bits(m, validation_ids)`` for `course_pkg.training.train`."""
+    return nats_to_bits(cross_entropy_nats(model, ids, seq_len=64, batch_size=16))
+
+
 def _train_one(kind: str, hidden: int, corpus: CharCorpus, config: ComparisonConfig,
                seed: int) -> list[float]:
-    """Train one model for ``config.steps`` steps; validation bpc every ``eval_every`` steps."""
+    """Train one model for ``config.steps`` steps; validation bpc after every ``eval_every``
+    steps and after the last (the evaluation before the first step is left out)."""
     torch.manual_seed(seed)
     model = RecurrentCharLM(kind, len(corpus.vocabulary), config.embedding_dim, hidden,
                             config.rounds, config.rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    stream = itertools.cycle(corpus.batches("train", config.seq_len, config.batch_size))
-    loss_fn = CarriedStateLoss()            # the state flows on across the chunks below
+    batches = itertools.cycle(corpus.batches("train", config.seq_len, config.batch_size))
     validation_ids = corpus.validation_ids[:config.validation_chars]
-    curve, done = [], 0
-    while done < config.steps:
-        chunk = min(config.eval_every, config.steps - done)
-        train(model, lambda: next(stream), loss_fn, optimizer, chunk,
-              clip_norm=config.clip_norm, seed=seed + done, progress=False)
-        done += chunk
-        nats = cross_entropy_nats(model, validation_ids, seq_len=64, batch_size=16)
-        curve.append(nats_to_bits(nats))
-    return curve
+    history = train(model, batches, CarriedStateLoss(), optimizer, config.steps,
+                    clip_norm=config.clip_norm, seed=seed, progress=False,
+                    eval_every=config.eval_every,
+                    evaluate_fn=lambda trained: validation_bits(trained, validation_ids))
+    return history.eval_losses[1:]
 
 
 def run_comparison(corpus: CharCorpus, config: ComparisonConfig | None = None) -> ComparisonResult:
