@@ -110,6 +110,21 @@ def require_seeds(seeds: Any) -> list[int]:
     return seeds
 
 
+def require_word_ids(name: str, words: Any, vocabulary_size: int) -> "torch.Tensor":
+    """Check that ``words`` holds integer word ids in [0, vocabulary_size), as ``(T,)`` or
+    time-major ``(T, B)``; return it as a ``(T, B)`` tensor."""
+    import torch
+
+    words = torch.as_tensor(words)
+    require_ndim(name, words, (1, 2), "(T,) or time-major (T, B) word ids")
+    if words.dtype.is_floating_point or words.dtype == torch.bool:
+        raise TypeError(f"{name}: expected integer word ids, got {words.dtype}")
+    if words.numel() and (words.min() < 0 or words.max() >= vocabulary_size):
+        raise ValueError(f"{name}: expected ids in [0, {vocabulary_size - 1}], got values in "
+                         f"[{int(words.min())}, {int(words.max())}]")
+    return words.reshape(words.shape[0], -1)  # (T, B)
+
+
 def numpy_rng(seed: Any) -> np.random.Generator:
     """A numpy Generator from ``seed``: an int >= 0, or a Generator passed through as it is."""
     if isinstance(seed, np.random.Generator):

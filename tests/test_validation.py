@@ -56,3 +56,15 @@ def test_lengths_are_checked_against_the_batch_and_the_padded_length():
         v.require_lengths([3.0, 1.0], batch=2, steps=3)
     with pytest.raises(ValueError, match=r"lengths: expected values in \[1, 3\], got \[4, 1\]"):
         v.require_lengths([4, 1], batch=2, steps=3)
+
+
+def test_word_ids_become_time_major_and_bad_ones_are_named():
+    require_word_ids = v.require_word_ids
+    assert require_word_ids("words", [3, 0, 2], 4).tolist() == [[3], [0], [2]]   # (T,) -> (T, 1)
+    assert require_word_ids("words", torch.zeros(5, 2, dtype=torch.int64), 4).shape == (5, 2)
+    with pytest.raises(TypeError, match="ids: expected integer word ids, got torch.float32"):
+        require_word_ids("ids", torch.zeros(3), 4)
+    with pytest.raises(ValueError, match=r"words: expected ids in \[0, 3\], got values in \[0, 4\]"):
+        require_word_ids("words", [0, 4], 4)
+    with pytest.raises(ValueError, match="words"):
+        require_word_ids("words", torch.zeros(2, 2, 2, dtype=torch.int64), 4)

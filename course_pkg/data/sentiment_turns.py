@@ -35,7 +35,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from course_pkg.validation import numpy_rng, require_in_range, require_ndim, require_positive_int
+from course_pkg.validation import (
+    numpy_rng,
+    require_in_range,
+    require_ndim,
+    require_positive_int,
+    require_word_ids,
+)
 
 __all__ = [
     "WORDS",
@@ -131,14 +137,7 @@ def reviews_with_turns(
 
 
 def _check_words(words) -> torch.Tensor:
-    words = torch.as_tensor(words)
-    require_ndim("words", words, (1, 2), "(T,) or time-major (T, B) word ids")
-    if words.dtype.is_floating_point or words.dtype == torch.bool:
-        raise TypeError(f"words: expected integer word ids, got {words.dtype}")
-    if words.numel() and (words.min() < 0 or words.max() >= len(WORDS)):
-        raise ValueError(f"words: expected ids in [0, {len(WORDS) - 1}], got values in "
-                         f"[{int(words.min())}, {int(words.max())}]")
-    return words.reshape(words.shape[0], -1)  # (T, B)
+    return require_word_ids("words", words, len(WORDS))  # (T, B)
 
 
 def sentiment_by_rule(words) -> torch.Tensor:
