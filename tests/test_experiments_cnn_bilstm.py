@@ -1,15 +1,20 @@
 """course_pkg.experiments.cnn_bilstm on tiny configurations: structure, ranges, per-type F1 on
 hand-scored examples, the per-frame CNN sees one frame only, tiny runs beat chance, bad input."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from course_pkg.data.entity_tagging import entity_tagging
 from course_pkg.experiments.cnn_bilstm import (
     ENTITY_KINDS, TAGGER_NAMES, FrameRun, PerFrameClassifier, TaggerComparison, _delayed_targets,
     caption_two_digit_numbers, compare_frame_models, compare_taggers, frame_table, kind_f1,
-    tagger_table,
+    score_tagger, tagger_comparison, tagger_loss, tagger_table,
 )
+from course_pkg.models.char_cnn_tagger import CharCNNTagger
 from course_pkg.models.image_sequence import FrameSequenceClassifier
+from course_pkg.training import random_minibatches, train
 
 
 def test_kind_f1_on_hand_scored_sentences():
@@ -50,6 +55,39 @@ def test_compare_taggers_structure_and_ranges(tiny_comparison):
         # every entity's first word is a name from the test pool, so unseen (places may add
         # a seen word such as "Bay" after it)
         assert all(u for u, tag in zip(example.unseen, example.gold) if tag.startswith("B-"))
+
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "part5" / "16_cnn_bilstm.md"
+
+
+def test_page_recipe_reproduces_compare_taggers(tiny_comparison):
+    """The chapter's training cell, run on the fixture's tiny knobs, gives compare_taggers'
+    numbers exactly."""
+    text = CHAPTER.read_text()
+    start = text.index("seeds, num_train, num_test, steps, batch_size, learning_rate = ")
+    end = text.index("\n", text.index("comparison = tagger_comparison(", start))
+    recipe = text[start:end].split("\n")
+    knobs = ["seeds, num_train, num_test, steps, batch_size, learning_rate = "
+             "(0, 1), 80, 40, 60, 16, 1e-2",
+             "word_dim, char_filters, hidden_size, word_dropout = 8, 12, 12, 0.1"]
+    assert recipe[1].startswith("word_dim, char_filters, hidden_size, word_dropout = ")
+    namespace = dict(torch=torch, entity_tagging=entity_tagging, TAGGER_NAMES=TAGGER_NAMES,
+                     CharCNNTagger=CharCNNTagger, train=train,
+                     random_minibatches=random_minibatches, tagger_loss=tagger_loss,
+                     score_tagger=score_tagger, tagger_comparison=tagger_comparison)
+    exec("\n".join(knobs + recipe[2:]), namespace)
+    page, wrapped = namespace["comparison"], tiny_comparison
+    assert len(page.runs) == len(wrapped.runs)
+    for a, b in zip(page.runs, wrapped.runs):
+        assert (a.model, a.seed, a.test_f1, a.valid_f1, a.test_kind_f1, a.parameters, a.losses) \
+            == (b.model, b.seed, b.test_f1, b.valid_f1, b.test_kind_f1, b.parameters, b.losses)
+    assert page.examples[:3] == wrapped.examples
+    assert page.unseen_fraction == wrapped.unseen_fraction
+    assert page.vocabularies == wrapped.vocabularies
+    for key in TAGGER_NAMES:
+        for a, b in zip(page.models[key].state_dict().values(),
+                        wrapped.models[key].state_dict().values()):
+            assert torch.equal(a, b)
 
 
 def test_tiny_char_tagger_finds_entities_and_beats_its_word_only_twin(tiny_comparison):

@@ -5,12 +5,19 @@ timing table."""
 import torch
 
 from course_pkg.experiments.seq2seq_reversal import (
+    VOCAB_SIZE,
     accuracy_by_length,
     reversal_batches,
+    reversal_loss,
     train_reverser,
 )
-from course_pkg.experiments.transformer_reversal import time_by_length, train_transformer_reverser
+from course_pkg.experiments.transformer_reversal import (
+    TransformerRun,
+    time_by_length,
+    train_transformer_reverser,
+)
 from course_pkg.models.transformer import TransformerSeq2Seq
+from course_pkg.training import train
 
 
 def test_short_run_learns_and_reports():
@@ -21,6 +28,31 @@ def test_short_run_learns_and_reports():
     assert sum(run.history.losses[-10:]) < sum(run.history.losses[:10])
     accuracy = accuracy_by_length(run, (4,), num_strings=20)
     assert 0.0 <= accuracy[4][0] <= 1.0
+
+
+def test_page_recipe_reproduces_the_wrapper():
+    """The Transformer chapter's training cell, written out, gives the wrapper's run exactly."""
+    steps, batch_size, min_length, max_length = 8, 4, 3, 5
+    learning_rate, clip_norm, seed = 1e-2, 1.0, 2
+    d_model, num_heads, num_layers, ff_size = 8, 2, 1, 8
+    wrapped = train_transformer_reverser(steps, batch_size, min_length, max_length, d_model,
+                                         num_heads, num_layers, ff_size, learning_rate,
+                                         clip_norm, seed)
+    batches = reversal_batches(batch_size, min_length, max_length, seed=seed)
+    torch.manual_seed(seed)
+    model = TransformerSeq2Seq(VOCAB_SIZE, VOCAB_SIZE, d_model, num_heads, num_layers, ff_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    history = train(model, batches, reversal_loss, optimizer, steps, clip_norm=clip_norm,
+                    seed=seed, progress=False)
+    page = TransformerRun("transformer", model, history)
+    assert page.name == wrapped.name and page.task == wrapped.task
+    assert page.history.losses == wrapped.history.losses
+    assert page.history.grad_norms == wrapped.history.grad_norms
+    for a, b in zip(page.model.state_dict().values(), wrapped.model.state_dict().values()):
+        assert torch.equal(a, b)
+    for run in (page, wrapped):
+        accuracy_by_length(run, (4, 6), num_strings=10)
+    assert page.accuracy == wrapped.accuracy
 
 
 def test_batches_are_those_of_chapter_9():

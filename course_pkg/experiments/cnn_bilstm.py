@@ -29,7 +29,6 @@ All use Adam, per-token cross-entropy, minibatches drawn with a seeded generator
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -52,12 +51,13 @@ from course_pkg.models.image_sequence import (
     FrameSequenceClassifier,
     ImageCaptioner,
 )
-from course_pkg.training import random_minibatches, train
+from course_pkg.training import History, random_minibatches, train
 from course_pkg.validation import require_in_range, require_positive_int, require_seeds
 
 __all__ = [
     "TAGGER_NAMES", "ENTITY_KINDS", "EntityTaggerRun", "TaggedExample", "TaggerComparison",
-    "kind_f1", "compare_taggers", "tag_sentence", "tagger_table",
+    "kind_f1", "tagger_loss", "predict_tags", "score_tagger", "tagger_comparison",
+    "compare_taggers", "tag_sentence", "tagger_table",
     "PerFrameClassifier", "FRAME_MODELS", "FrameRun", "compare_frame_models", "frame_table",
     "CAPTION_START", "CaptionRun", "caption_two_digit_numbers",
 ]
@@ -148,21 +148,24 @@ def tag_sentence(models: dict, vocabularies: EntityVocabularies, words: Sequence
                         f"{type(vocabularies).__name__}")
     data = encode_sentences([list(words)], [list(gold)], vocabularies)
     return TaggedExample(words=list(words), gold=list(gold),
-                         predicted={key: _predict(models[key], data)[0] for key in TAGGER_NAMES},
+                         predicted={key: predict_tags(models[key], data)[0]
+                                    for key in TAGGER_NAMES},
                          unseen=[w not in vocabularies.words for w in words])
 
 
 @torch.no_grad()
-def _predict(model: CharCNNTagger, data: EntityTaggingData) -> list[list[str]]:
+def predict_tags(model: CharCNNTagger, data: EntityTaggingData) -> list[list[str]]:
+    """The tag sequences ``model`` predicts (argmax per word, in eval mode) for every sentence
+    of ``data``."""
     model.eval()
     scores = model(data.words, data.chars, data.lengths)                 # (T, B, K)
     return data.decode_tags(scores.argmax(dim=2))
 
 
-def _train_tagger(model: CharCNNTagger, data: EntityTaggingData, steps: int, batch_size: int,
-                  learning_rate: float, seed: int) -> list[float]:
-    """Adam on masked cross-entropy over minibatches of sentences drawn with ``seed``."""
-    next_rows = random_minibatches(data.words.shape[1], batch_size, seed)
+def tagger_loss(data: EntityTaggingData):
+    """The loss for `course_pkg.training.train` on minibatches of sentences of ``data``:
+    ``loss_fn(model, rows)``, the masked cross-entropy of the tags of sentences ``rows`` (B,)
+    (e.g. from `random_minibatches`)."""
 
     def loss_fn(model: CharCNNTagger, rows: Tensor) -> Tensor:
         lengths = data.lengths[rows]                                      # (B,)
@@ -173,8 +176,43 @@ def _train_tagger(model: CharCNNTagger, data: EntityTaggingData, steps: int, bat
         mask = torch.arange(longest)[:, None] < lengths[None, :]          # (T, B)
         return masked_cross_entropy(model(words, chars, lengths), tags, mask)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    return train(model, next_rows, loss_fn, optimizer, steps, progress=False).losses
+    return loss_fn
+
+
+def score_tagger(model: CharCNNTagger, model_key: str, seed: int, history: History,
+                 valid_data: EntityTaggingData, test_data: EntityTaggingData) -> EntityTaggerRun:
+    """The :class:`EntityTaggerRun` of a trained tagger: span F1 on ``valid_data`` and
+    ``test_data`` (and per entity type on the test split), its size, and the training time and
+    losses from its ``history``."""
+    test_predicted = predict_tags(model, test_data)
+    gold = test_data.tag_sequences
+    return EntityTaggerRun(
+        model=model_key, seed=seed,
+        test_f1=span_f1(gold, test_predicted).f1,
+        valid_f1=span_f1(valid_data.tag_sequences, predict_tags(model, valid_data)).f1,
+        test_kind_f1={kind: kind_f1(gold, test_predicted, kind) for kind in ENTITY_KINDS},
+        parameters=sum(p.numel() for p in model.parameters()),
+        seconds=history.seconds, losses=list(history.losses))
+
+
+def tagger_comparison(runs: Sequence[EntityTaggerRun], models: dict,
+                      test_data: EntityTaggingData, num_examples: int = 8) -> TaggerComparison:
+    """Gather ``runs`` into a :class:`TaggerComparison`, with the first seed's ``models``
+    (TAGGER_NAMES key -> trained tagger) and its ``test_data``: the fraction of test entity words
+    missing from the training vocabulary, and the first ``num_examples`` test sentences tagged
+    by both models."""
+    require_positive_int("num_examples", num_examples)
+    vocabularies = test_data.vocabularies
+    predictions = {key: predict_tags(models[key], test_data) for key in TAGGER_NAMES}
+    entity_words = [w for sentence, tags in zip(test_data.sentences, test_data.tag_sequences)
+                    for w, tag in zip(sentence, tags) if tag != "O"]
+    unseen_fraction = sum(w not in vocabularies.words for w in entity_words) / \
+        max(1, len(entity_words))
+    examples = [TaggedExample(words=test_data.sentences[i], gold=test_data.tag_sequences[i],
+                              predicted={key: predictions[key][i] for key in TAGGER_NAMES},
+                              unseen=[w not in vocabularies.words for w in test_data.sentences[i]])
+                for i in range(min(num_examples, len(test_data.sentences)))]
+    return TaggerComparison(list(runs), examples, unseen_fraction, dict(models), vocabularies)
 
 
 def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
@@ -187,9 +225,11 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
     For each seed: ``num_train`` training sentences (``entity_tagging(..., "train", seed)``),
     ``num_test`` valid and test sentences encoded with the training vocabularies (their names
     become ``<unk>`` for the word embedding), then both taggers with the same sizes, the same
-    ``word_dropout`` and the same ``steps`` minibatches of ``batch_size`` sentences. Returns a
-    :class:`TaggerComparison` with one :class:`EntityTaggerRun` per (seed, model) and the first
-    ``num_examples`` test sentences tagged by the first seed's two models.
+    ``word_dropout`` and the same ``steps`` minibatches of ``batch_size`` sentences
+    (`random_minibatches` seeded with the seed, Adam, `tagger_loss`). Returns a
+    :class:`TaggerComparison` with one :class:`EntityTaggerRun` per (seed, model)
+    (`score_tagger`) and the first ``num_examples`` test sentences tagged by the first seed's two
+    models (`tagger_comparison`).
     """
     seeds = require_seeds(seeds)
     _require_budget(learning_rate, num_train=num_train, num_test=num_test, steps=steps,
@@ -197,48 +237,25 @@ def compare_taggers(seeds: Sequence[int] = (0, 1, 2), num_train: int = 800,
                     hidden_size=hidden_size, num_examples=num_examples)
     require_in_range("word_dropout", word_dropout, 0.0, 1.0)
 
-    runs, examples, unseen_fraction = [], [], 0.0
-    first_models, first_vocabularies = {}, None
+    runs, first_models, first_test = [], {}, None
     for seed in seeds:
         train_data = entity_tagging(num_train, "train", seed=seed)
         vocabularies = train_data.vocabularies
         valid_data = entity_tagging(num_test, "valid", seed=seed, vocabularies=vocabularies)
         test_data = entity_tagging(num_test, "test", seed=seed, vocabularies=vocabularies)
-        predictions = {}
         for model_key in TAGGER_NAMES:
             torch.manual_seed(seed)
             model = CharCNNTagger(len(vocabularies.words), len(vocabularies.chars),
                                   len(vocabularies.tags), word_dim=word_dim,
                                   char_filters=char_filters, hidden_size=hidden_size,
                                   use_chars=model_key == "chars", word_dropout=word_dropout)
-            start = time.perf_counter()
-            losses = _train_tagger(model, train_data, steps, batch_size, learning_rate, seed)
-            seconds = time.perf_counter() - start
-            test_predicted = _predict(model, test_data)
-            valid_predicted = _predict(model, valid_data)
-            gold = test_data.tag_sequences
-            runs.append(EntityTaggerRun(
-                model=model_key, seed=seed,
-                test_f1=span_f1(gold, test_predicted).f1,
-                valid_f1=span_f1(valid_data.tag_sequences, valid_predicted).f1,
-                test_kind_f1={kind: kind_f1(gold, test_predicted, kind) for kind in ENTITY_KINDS},
-                parameters=sum(p.numel() for p in model.parameters()),
-                seconds=seconds, losses=losses))
-            predictions[model_key] = test_predicted
+            optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+            history = train(model, random_minibatches(num_train, batch_size, seed),
+                            tagger_loss(train_data), optimizer, steps, progress=False)
+            runs.append(score_tagger(model, model_key, seed, history, valid_data, test_data))
             if seed == seeds[0]:
-                first_models[model_key], first_vocabularies = model, vocabularies
-        if seed == seeds[0]:
-            entity_words = [w for sentence, tags in zip(test_data.sentences,
-                                                        test_data.tag_sequences)
-                            for w, tag in zip(sentence, tags) if tag != "O"]
-            unseen_fraction = sum(w not in vocabularies.words for w in entity_words) / \
-                max(1, len(entity_words))
-            for i in range(min(num_examples, num_test)):
-                examples.append(TaggedExample(
-                    words=test_data.sentences[i], gold=test_data.tag_sequences[i],
-                    predicted={key: predictions[key][i] for key in TAGGER_NAMES},
-                    unseen=[w not in vocabularies.words for w in test_data.sentences[i]]))
-    return TaggerComparison(runs, examples, unseen_fraction, first_models, first_vocabularies)
+                first_models[model_key], first_test = model, test_data
+    return tagger_comparison(runs, first_models, first_test, num_examples)
 
 
 def tagger_table(runs: Sequence[EntityTaggerRun]) -> str:
