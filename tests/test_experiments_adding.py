@@ -6,6 +6,8 @@ and torch.nn.utils.clip_grad_norm_ (float64) must give the same training losses 
 statistics.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -28,7 +30,7 @@ from course_pkg.experiments.adding import (
 )
 from course_pkg.models.sequence_regressor import SequenceRegressor
 from course_pkg.nn import SRU
-from course_pkg.training import History
+from course_pkg.training import History, evaluate, train
 
 SMALL = dict(length=10, hidden_size=6, steps=12, batch_size=8, eval_every=5,
              validation_size=40, dtype=torch.float64)
@@ -260,3 +262,51 @@ def test_bad_arguments_name_the_argument():
         train_adding("gru", seed=1.5)
     with pytest.raises(ValueError, match="seed"):
         train_adding("gru", seed=-1)
+
+
+# The adding-problem training cells of chapters 5 and 6, cut from the pages and run on small
+# settings, give exactly the runs of run_adding (chapter 6 called it before it assembled the loop).
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+PAGE_SETTINGS = dict(length=10, hidden_size=6, steps=12, batch_size=8, learning_rate=1e-2,
+             clip_norm=1.0, eval_every=5)
+
+
+def page_runs(chapter, seeds_line):
+    """The chapter's training cell (from ``SETTINGS = dict(`` to the first ``print``), with
+    ``SETTINGS`` replaced by `PAGE_SETTINGS` and its ``SEEDS`` line by ``seeds_line``, run in a namespace
+    holding the chapter's imports; returns the list ``runs`` it builds."""
+    text = (BOOK / chapter).read_text()
+    start = text.index("SETTINGS = dict(")
+    lines = text[start:text.index("\nprint(", start)].split("\n")
+    settings_end = next(k for k, line in enumerate(lines) if line.endswith(")")) + 1
+    assert lines[settings_end].startswith("SEEDS = ")
+    namespace = dict(torch=torch, adding_problem=adding_problem, VALIDATION_SEED=VALIDATION_SEED,
+                     SequenceRegressor=SequenceRegressor, train=train, evaluate=evaluate,
+                     adding_loss=adding_loss, AddingRun=AddingRun)
+    exec("\n".join([f"SETTINGS = {PAGE_SETTINGS!r}", seeds_line] + lines[settings_end + 1:]), namespace)
+    return namespace["runs"]
+
+
+def assert_same_runs(page, recipe):
+    assert [(r.cell, r.seed, r.length) for r in page] == [(r.cell, r.seed, r.length)
+                                                          for r in recipe]
+    for a, b in zip(page, recipe):
+        assert a.train_losses == b.train_losses
+        assert a.history.grad_norms == b.history.grad_norms
+        assert (a.eval_steps, a.val_mse) == (b.eval_steps, b.val_mse)
+        for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values(),
+                        strict=True):
+            assert torch.equal(x, y)
+
+
+def test_chapter_6_cell_gives_the_runs_of_run_adding():
+    page = page_runs("part2/06_gru.md", 'SEEDS = {"rnn": [0], "lstm": [0], "gru": [0, 1]}')
+    recipe = run_adding(["rnn", "lstm"], [0], **PAGE_SETTINGS) + run_adding(["gru"], [0, 1], **PAGE_SETTINGS)
+    assert_same_runs(page, recipe)
+
+
+def test_chapter_5_cell_gives_the_runs_of_run_adding():
+    page = page_runs("part2/05_lstm.md", "SEEDS = [0, 1]")
+    assert_same_runs(page, run_adding(["rnn", "lstm"], [0, 1], **PAGE_SETTINGS))
+

@@ -1,9 +1,14 @@
 """Chapter 4's clipping experiment against outside references: a plain PyTorch loop
 (torch.nn.RNN + Linear, torch.optim.SGD, torch.nn.utils.clip_grad_norm_) started from the same
-weights on the same batches, torch.nn.utils.clip_grad_value_, and autograd through torch.nn.RNN."""
+weights on the same batches, torch.nn.utils.clip_grad_value_, and autograd through torch.nn.RNN.
+The chapter's training cells, cut from the page and run on small settings, give exactly the
+numbers of the recipes they replaced (`clipping_run`, and the former `vanishing_under_clipping`,
+kept below as the reference)."""
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,8 +22,41 @@ from course_pkg.experiments.gradient_clipping import (
     first_nan_step,
     first_nonfinite_step,
     input_gradient_norms,
-    vanishing_under_clipping,
 )
+from course_pkg.models import ElmanNetwork
+from course_pkg.training import train
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "part1" / "04_vanishing_gradients.md"
+
+
+def page_cell(first_line, *settings):
+    """Run the chapter's code cell that starts with ``first_line`` (up to its closing fence or
+    its first blank line, where the printing starts) in a namespace holding the chapter's imports, with its first lines (the cell's settings)
+    replaced by the lines ``settings``, each assigning the same names; returns the namespace."""
+    fence = "```{code-cell} ipython3\n"
+    text = CHAPTER.read_text()
+    start = text.index(fence + first_line) + len(fence)
+    end = min(text.index("\n```", start), text.index("\n\n", start))
+    lines = text[start:end].split("\n")
+    for line, setting in zip(lines, settings, strict=False):
+        assert line.split(" = ")[0] == setting.split(" = ")[0], (line, setting)
+    namespace = dict(torch=torch, np=np, exploding_network=exploding_network, train=train,
+                     adding_problem=adding_problem, adding_loss=adding_loss,
+                     ElmanNetwork=ElmanNetwork, input_gradient_norms=input_gradient_norms)
+    exec("\n".join(list(settings) + lines[len(settings):]), namespace)
+    return namespace
+
+
+def assert_same_history(a, b):
+    """Identical losses and gradient norms, NaN included."""
+    assert len(a.losses) == len(b.losses)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    np.testing.assert_array_equal(a.grad_norms, b.grad_norms)
+
+
+def assert_same_weights(a, b):
+    for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        assert torch.equal(x.nan_to_num(), y.nan_to_num()) and torch.equal(x.isnan(), y.isnan())
 
 
 def torch_copy(model):
@@ -162,12 +200,59 @@ def test_input_gradient_norms_against_torch_rnn():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_clipping_leaves_a_vanishing_gradient_vanished():
-    record = vanishing_under_clipping(clip_norm=1.0, steps=20, hidden_size=32, length=40)
-    assert record.before.shape == record.after.shape == (40,)
-    assert record.after[0] < 1e-4 * record.after[-1]
-    assert 0.0 <= record.fraction_clipped <= 1.0
-    assert len(record.history.losses) == 20
+def test_page_training_runs_give_the_numbers_of_clipping_run():
+    """The chapter's training cell with fewer steps: the unclipped run goes on past its first
+    non-finite loss like ``clipping_run(None, stop_if_nonfinite=False)``, the clipped run is
+    ``clipping_run(1.0)``, weights included."""
+    page = page_cell("SEED, T, BATCH_SIZE, LEARNING_RATE = 0, 30, 32, 0.05",
+                     "SEED, T, BATCH_SIZE, LEARNING_RATE = 0, 30, 32, 0.05",
+                     'RUNS = {"no clipping": (None, 60), "clipped at 1": (1.0, 20)}')
+    model, history = clipping_run(None, steps=60, stop_if_nonfinite=False)
+    assert first_nonfinite_step(history.losses) is not None    # the run went past inf/NaN
+    assert_same_history(page["unclipped"], history)
+    assert_same_weights(page["unclipped_model"], model)
+    model, history = clipping_run(1.0, steps=20)
+    assert_same_history(page["clipped"], history)
+    assert_same_weights(page["trained"]["clipped at 1"][0], model)
+
+
+def test_exercise_cell_gives_the_numbers_of_clipping_run():
+    page = page_cell("model = exploding_network(hidden_size=64, gain=1.5, seed=0)")
+    assert len(page["history"].losses) == 30
+    assert_same_history(page["history"], clipping_run(None, steps=30)[1])
+
+
+def previous_vanishing_under_clipping(clip_norm, steps, length, hidden_size=64, batch_size=32,
+                                      learning_rate=0.05, seed=0):
+    """The package recipe the chapter called before it assembled this run on the page, kept as
+    the reference: (input gradients before, after, History)."""
+    model = exploding_network(hidden_size, gain=None, seed=seed)
+    probe = adding_problem(256, length, seed=seed + 1)
+    before = input_gradient_norms(model, *probe)
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+
+    def batches():
+        return adding_problem(batch_size, length, generator=generator)
+
+    history = train(model, batches, adding_loss, optimizer, steps, clip_norm=clip_norm,
+                    progress=False)
+    return before, input_gradient_norms(model, *probe), history
+
+
+def test_page_vanishing_cell_gives_the_numbers_of_the_previous_recipe():
+    """The chapter's clipped tanh run on shorter sequences and fewer steps: the same input
+    gradients, history and share of clipped steps; the gradient at the first input stays
+    orders of magnitude below the one at the last."""
+    page = page_cell("SEED, T, STEPS, CLIP_NORM = 0, 50, 300, 1.0",
+                     "SEED, T, STEPS, CLIP_NORM = 0, 40, 20, 0.05")
+    before, after, history = previous_vanishing_under_clipping(0.05, steps=20, length=40)
+    assert torch.equal(page["input_grad_before"], before)
+    assert torch.equal(page["input_grad_after"], after)
+    assert_same_history(page["history"], history)
+    share = sum(n > 0.05 for n in history.grad_norms) / len(history.grad_norms)
+    assert page["share_clipped"] == share and 0 < share <= 1     # the threshold was reached
+    assert after.shape == (40,) and after[0] < 1e-4 * after[-1]
 
 
 def test_first_nonfinite_and_first_nan_step():

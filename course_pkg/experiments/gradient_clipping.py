@@ -11,13 +11,19 @@ clipping by global norm (Pascanu, Mikolov & Bengio 2013, Algorithm 1)::
 
 every step has length at most ``learning_rate * c`` and the run stays finite.
 
+Chapter 4 assembles its runs on the page from :func:`exploding_network`, ``torch.optim.SGD``,
+`adding_problem` and `course_pkg.training.train` (``clip_norm`` is the knob).
+:func:`clipping_run` is that same assembly as one call, for the chapter's threshold widget
+(`course_pkg.widgets.gradients.clipping_threshold_widget`).
+
 Two more measurements:
 
 - :func:`compare_clipping`: norm clipping keeps the direction of the gradient (cosine 1 with the
   raw gradient); element-wise clipping (``clamp(g, -c, c)``, as in Karpathy's min-char-rnn) cuts
   the large entries and keeps the small ones, so it turns the step.
 - :func:`input_gradient_norms`: ``||dL/dx_t||`` for every input step, the gradient that reaches
-  step t. Clipping only ever shrinks a gradient, so it cannot bring back one that has vanished.
+  step t. Clipping only ever shrinks a gradient, so it cannot bring back one that has vanished
+  (chapter 4 measures it before and after a clipped training run).
 """
 
 from __future__ import annotations
@@ -31,13 +37,11 @@ from course_pkg.clipping import clip_grad_norm, clip_grad_value
 from course_pkg.data.synthetic import adding_problem
 from course_pkg.experiments.adding import adding_loss
 from course_pkg.models import ElmanNetwork
-from course_pkg.training import History, train
+from course_pkg.training import train
 from course_pkg.validation import require_floating, require_ndim, require_positive_int
 
-__all__ = ["exploding_network", "clipping_run", "first_nonfinite_step",
-           "first_nan_step",
-           "ClippingComparison", "compare_clipping", "input_gradient_norms",
-           "VanishingUnderClipping", "vanishing_under_clipping"]
+__all__ = ["exploding_network", "clipping_run", "first_nonfinite_step", "first_nan_step",
+           "ClippingComparison", "compare_clipping", "input_gradient_norms"]
 
 
 def exploding_network(hidden_size=64, gain=1.5, seed=0, dtype=torch.float32):
@@ -161,50 +165,11 @@ def compare_clipping(model, loss, max_norm=1.0, clip_value=0.1):
 def input_gradient_norms(model, x, y):
     """``||dL/dx_t||`` for every step t of the adding-problem batch ``(x, y)``: a (T,) tensor.
 
-    L is `course_pkg.experiments.adding.adding_loss`; the norm is taken over the batch and the two input channels.
-    The model's parameter gradients are left untouched.
+    L is `course_pkg.experiments.adding.adding_loss`; the norm is taken over the batch and the
+    two input channels. The model's parameter gradients are left untouched.
     """
     require_ndim("x", x, 3, "time-major input, T x B x 2")
     require_floating("x", x)
     x = x.detach().clone().requires_grad_(True)
     (grad_x,) = torch.autograd.grad(adding_loss(model, (x, y)), x)   # (T, B, 2)
     return grad_x.flatten(1).norm(dim=1).detach()                  # (T,)
-
-
-@dataclass
-class VanishingUnderClipping:
-    """Input gradients of a tanh RNN before and after training with clipping."""
-
-    before: torch.Tensor    # (T,) ||dL/dx_t|| at initialisation
-    after: torch.Tensor     # (T,) the same after training with clipping
-    history: History        # losses and gradient norms (before clipping) of the training run
-    clip_norm: float
-
-    @property
-    def fraction_clipped(self) -> float:
-        """Share of training steps whose gradient norm exceeded the threshold."""
-        norms = self.history.grad_norms
-        return sum(n > self.clip_norm for n in norms) / len(norms)
-
-
-def vanishing_under_clipping(clip_norm=1.0, steps=300, hidden_size=64, length=50,
-                             batch_size=32, learning_rate=0.05, seed=0):
-    """Train a tanh RNN with PyTorch's initialisation, clipped at ``clip_norm``, and measure
-    ``||dL/dx_t||`` (:func:`input_gradient_norms`) on a fixed batch of 256 sequences before and
-    after. Same task and optimiser as :func:`clipping_run`, longer sequences (``length``).
-    Returns a :class:`VanishingUnderClipping`.
-    """
-    require_positive_int("steps", steps)
-    model = exploding_network(hidden_size, gain=None, seed=seed)
-    probe = adding_problem(256, length, seed=seed + 1)              # (T, 256, 2), (256,)
-    before = input_gradient_norms(model, *probe)
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-
-    def batches():
-        return adding_problem(batch_size, length, generator=generator)
-
-    history = train(model, batches, adding_loss, optimizer, steps, clip_norm=clip_norm,
-                    progress=False)
-    after = input_gradient_norms(model, *probe)
-    return VanishingUnderClipping(before, after, history, float(clip_norm))
