@@ -8,14 +8,13 @@ import torch
 from torch import nn
 
 from course_pkg.data.babi import VOCABULARY, BabiBatch, tokenize
+from course_pkg.data.babi_splits import make_babi_data
 from course_pkg.experiments.babi_memory import (
     QARun,
-    StoryReader,
     error_by_age,
     flat_story_minibatches,
     format_runs,
     hop_attention,
-    make_babi_data,
     memory_network_error,
     memory_network_loss,
     story_minibatches,
@@ -27,6 +26,7 @@ from course_pkg.experiments.babi_memory import (
 )
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.models.parameter_count import count_parameters
+from course_pkg.models.story_reader import StoryReader
 from course_pkg.training import train
 
 
@@ -45,17 +45,6 @@ class FixedAnswers(nn.Module):
 
     def forward(self, *inputs):
         return nn.functional.one_hot(self.answers, len(VOCABULARY)).float()  # (N, V)
-
-
-def test_data_shapes_and_independent_train_and_test(data):
-    assert data.train.stories.shape[:2] == (60, 6) and data.test.stories.shape[:2] == (40, 6)
-    assert data.train.stories.shape[2] == data.test.stories.shape[2]  # one position encoding
-    assert data.train_tokens.shape[1] == 60 and data.test_token_lengths.shape == (40,)
-    assert [s.sentences for s in data.train_stories[:5]] != [s.sentences for s in data.test_stories[:5]]
-    # the flattened story is the story's words then the question's words
-    story = data.train_stories[0]
-    words = sum(len(s.split()) for s in story.sentences) + len(story.question.split())
-    assert data.train_token_lengths[0].item() == words
 
 
 def test_errors_of_an_oracle_and_of_a_constant_answer(data):
@@ -87,18 +76,6 @@ def test_supporting_fact_rates_on_hand_made_attention():
         supporting_fact_rates(attention, torch.tensor([1, 1, 1]))
     with pytest.raises(ValueError, match="attention"):
         supporting_fact_rates(attention[0], torch.tensor([1, 1]))
-
-
-def test_story_reader_answers_from_the_last_real_word():
-    torch.manual_seed(0)
-    reader = StoryReader(len(VOCABULARY), 5, 7).double()
-    tokens = torch.tensor([[3, 4], [5, 6], [7, 0], [0, 0]])  # (T=4, B=2), lengths 3 and 2
-    lengths = torch.tensor([3, 2])
-    logits = reader(tokens, lengths)  # (2, V)
-    for b in range(2):  # the reference: run the LSTM on the unpadded sequence alone
-        alone = reader.embedding(tokens[: lengths[b], b : b + 1])  # (L_b, 1, E)
-        states, _ = reader.lstm(alone)
-        torch.testing.assert_close(logits[b], reader.answer(states[-1, 0]))
 
 
 def test_memory_network_learns_and_training_is_deterministic(data):
@@ -211,12 +188,6 @@ def test_bad_input(data):
         train_memory_network(data, steps=0)
     with pytest.raises(ValueError, match="batch_size"):
         train_story_reader(data, batch_size=0)
-    with pytest.raises(ValueError, match="max_sentences"):
-        make_babi_data(10, 10, max_sentences=1)
     reader = StoryReader(len(VOCABULARY), 4, 4)
-    with pytest.raises(ValueError, match="tokens"):
-        reader(torch.zeros(3, 2), torch.tensor([1, 1]))
-    with pytest.raises(ValueError, match="lengths"):
-        reader(torch.ones(3, 2, dtype=torch.int64), torch.tensor([1, 4]))
     with pytest.raises(ValueError, match="answers"):
         story_reader_error(reader, data.test_tokens, data.test_token_lengths, data.test.answers[:3])

@@ -4,6 +4,8 @@
 - ``course_pkg.data.algorithmic``     digit strings to reverse, numbers to sort, the NTM copy
   task (chapters 10, 11 and 13)
 - ``course_pkg.data.babi``            stories in the style of bAbI task 1 (chapter 12)
+- ``course_pkg.data.babi_splits``     a training and a test split of those stories, as text, as
+  tensors and flattened (chapter 12)
 - ``course_pkg.data.digit_glyphs``    small noisy digit pictures (chapter 17)
 - ``course_pkg.data.entity_tagging``  named-entity sentences with BIO tags (chapter 17)
 - ``course_pkg.data.future_context``  a tagging task that needs the future (chapter 7)

@@ -6,8 +6,12 @@ of the same size, drawn in the same seeded order.
 
 - The memory network (`~course_pkg.models.memory_network.EndToEndMemoryNetwork`, Sukhbaatar et al.
   2015) keeps every sentence as a memory and attends over them with the question.
-- The `StoryReader` reads the story and the question word by word, as one flat sequence
-  (`~course_pkg.data.babi.flatten_stories`), and answers from its last state.
+- The `~course_pkg.models.story_reader.StoryReader` reads the story and the question word by
+  word, as one flat sequence (`~course_pkg.data.babi.flatten_stories`), and answers from its last
+  state.
+
+The stories come as a `~course_pkg.data.babi_splits.BabiData` (`make_babi_data` of
+`course_pkg.data.babi_splits`), a training and a test split in every form the two models read.
 
 Chapter 12 assembles both recipes on the page from the parts here: the minibatch functions
 (`story_minibatches` for the memory network, `flat_story_minibatches` for the reader), the loss
@@ -29,24 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_pkg.data.babi import (
-    PAD,
-    VOCABULARY,
-    BabiBatch,
-    BabiStory,
-    encode_stories,
-    flatten_stories,
-    generate_stories,
-)
+from course_pkg.data.babi import VOCABULARY, BabiBatch
+from course_pkg.data.babi_splits import BabiData
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.models.parameter_count import count_parameters
+from course_pkg.models.story_reader import StoryReader
 from course_pkg.training import History, evaluating, random_minibatches, train
 from course_pkg.validation import require_positive_int
 
 __all__ = [
-    "BabiData",
-    "make_babi_data",
-    "StoryReader",
     "QARun",
     "story_minibatches",
     "flat_story_minibatches",
@@ -62,85 +57,6 @@ __all__ = [
     "error_by_age",
     "format_runs",
 ]
-
-
-@dataclass
-class BabiData:
-    """A training and a test set of task-1 stories: as text, as tensors, and flattened."""
-
-    train_stories: list[BabiStory]
-    test_stories: list[BabiStory]
-    train: BabiBatch  # stories (N, S, W), questions (N, Wq), answers, supporting, lengths
-    test: BabiBatch
-    train_tokens: Tensor  # (T, N) int64: story words then question words, 0-padded
-    train_token_lengths: Tensor  # (N,) int64
-    test_tokens: Tensor
-    test_token_lengths: Tensor
-
-
-def make_babi_data(
-    num_train: int = 1000,
-    num_test: int = 1000,
-    max_sentences: int = 10,  # stories have 2..max_sentences sentences
-    seed: int = 0,
-) -> BabiData:
-    """Training stories from ``seed``, test stories from ``seed + 1`` (independent draws)."""
-    require_positive_int("num_train", num_train)
-    require_positive_int("num_test", num_test)
-    require_positive_int("max_sentences", max_sentences)
-    if max_sentences < 2:
-        raise ValueError(f"max_sentences: expected at least 2, got {max_sentences}")
-    train_stories = generate_stories(num_train, max_sentences=max_sentences, seed=seed)
-    test_stories = generate_stories(num_test, max_sentences=max_sentences, seed=seed + 1)
-    train_batch = encode_stories(train_stories, max_sentences)
-    test_batch = encode_stories(test_stories, max_sentences)
-    train_tokens, train_token_lengths = flatten_stories(train_batch)
-    test_tokens, test_token_lengths = flatten_stories(test_batch)
-    return BabiData(train_stories, test_stories, train_batch, test_batch,
-                    train_tokens, train_token_lengths, test_tokens, test_token_lengths)
-
-
-class StoryReader(nn.Module):
-    """An LSTM that reads a story and its question word by word and answers from its last state.
-
-    ``logits = W h_{T_b} + b`` where ``h_{T_b}`` is the state after the last real word of sequence
-    b (the padding after it is never read into the answer).
-
-    Args:
-        vocab_size: V word ids (0 is padding).
-        embedding_size: E.
-        hidden_size: H.
-        answer_size: number of answer classes (default V).
-        lstm: the LSTM class, ``torch.nn.LSTM`` or its drop-in ``course_pkg.nn.LSTM`` (same
-            initialisation and numbers; torch's own is faster on long sequences).
-    """
-
-    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int,
-                 answer_size: int | None = None, lstm: type[nn.Module] = nn.LSTM):
-        super().__init__()
-        require_positive_int("vocab_size", vocab_size)
-        require_positive_int("embedding_size", embedding_size)
-        require_positive_int("hidden_size", hidden_size)
-        answer_size = vocab_size if answer_size is None else answer_size
-        require_positive_int("answer_size", answer_size)
-        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=PAD)
-        self.lstm = lstm(embedding_size, hidden_size)
-        self.answer = nn.Linear(hidden_size, answer_size)
-
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """tokens (T, B) int64, lengths (B,) of the real words -> answer logits (B, answer_size)."""
-        if tokens.ndim != 2 or tokens.dtype != torch.int64:
-            raise ValueError(f"tokens: expected a (T, B) int64 tensor of word ids, got shape "
-                             f"{tuple(tokens.shape)} and dtype {tokens.dtype}")
-        if tuple(lengths.shape) != (tokens.shape[1],):
-            raise ValueError(f"lengths: expected shape ({tokens.shape[1]},) (one per sequence), "
-                             f"got {tuple(lengths.shape)}")
-        if int(lengths.min()) < 1 or int(lengths.max()) > tokens.shape[0]:
-            raise ValueError(f"lengths: expected values in [1, {tokens.shape[0]}], got "
-                             f"min {int(lengths.min())} and max {int(lengths.max())}")
-        states, _ = self.lstm(self.embedding(tokens))  # (T, B, H)
-        last = states[lengths - 1, torch.arange(tokens.shape[1])]  # (B, H)
-        return self.answer(last)  # (B, answer_size)
 
 
 @dataclass

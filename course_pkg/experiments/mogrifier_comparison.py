@@ -5,7 +5,8 @@ word- and character-level language modelling. A fair small-scale check must give
 same number of parameters: the Mogrifier's round matrices Q^i (D, H) and R^i (H, D) are extra
 weights, so the plain LSTM gets a wider hidden state instead (`matched_lstm_hidden_size`).
 
-Both models are the character LM of chapter 8 with the recurrent layer swapped::
+Both models are the character LM of chapter 8 with the recurrent layer swapped
+(`~course_pkg.models.recurrent_char_lm.RecurrentCharLM`)::
 
     e_t = E[x_t]                          (B, E)
     h_t, c_t = core(e_t, (h_{t-1}, c_{t-1}))   core = LSTM or MogrifierLSTM   (B, H)
@@ -24,20 +25,16 @@ import statistics
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from course_pkg.data.text import CharCorpus
 from course_pkg.experiments.char_lm import CarriedStateLoss, cross_entropy_nats, nats_to_bits
-from course_pkg.nn import LSTM
 from course_pkg.models.parameter_count import count_parameters
-from course_pkg.nn.mogrifier import MogrifierLSTM
+from course_pkg.models.recurrent_char_lm import MODEL_KINDS, RecurrentCharLM
 from course_pkg.training import train
-from course_pkg.validation import require_choice, require_ndim, require_positive_int
+from course_pkg.validation import require_positive_int
 
 __all__ = [
-    "MODEL_KINDS",
-    "RecurrentCharLM",
     "matched_lstm_hidden_size",
     "ComparisonConfig",
     "ComparisonResult",
@@ -48,49 +45,6 @@ __all__ = [
     "comparison_table",
     "plot_validation_curves",
 ]
-
-MODEL_KINDS = ("lstm", "mogrifier")
-
-
-class RecurrentCharLM(nn.Module):
-    """Embedding ``(V, E)`` -> one recurrent layer ``(E -> H)`` -> Linear ``(H -> V)``.
-
-    ``kind`` is ``"lstm"`` (`course_pkg.nn.LSTM`) or ``"mogrifier"``
-    (`course_pkg.nn.mogrifier.MogrifierLSTM` with ``rounds`` and ``rank``). Ids are time-major
-    ``(T, B)``; ``loss(inputs, targets, state)`` has the signature of `CharLM.loss`, so the
-    training and evaluation helpers of chapter 8 drive it unchanged.
-    """
-
-    def __init__(self, kind: str, vocab_size: int, embedding_dim: int, hidden_size: int,
-                 rounds: int = 5, rank: int | None = None) -> None:
-        super().__init__()
-        require_choice("kind", kind, MODEL_KINDS)
-        require_positive_int("vocab_size", vocab_size)
-        require_positive_int("embedding_dim", embedding_dim)
-        require_positive_int("hidden_size", hidden_size)
-        self.kind, self.vocab_size = kind, vocab_size
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)             # (V, E)
-        if kind == "lstm":
-            self.recurrent = LSTM(embedding_dim, hidden_size)
-        else:
-            self.recurrent = MogrifierLSTM(embedding_dim, hidden_size, rounds, rank)
-        self.output = nn.Linear(hidden_size, vocab_size)                     # (V, H), (V,)
-
-    def forward(self, ids: Tensor, state=None):
-        """``ids`` (T, B) -> ``(logits (T, B, V), (h_T, c_T) each (1, B, H))``."""
-        require_ndim("ids", ids, 2, "time-major (T, B) character ids")
-        states, new_state = self.recurrent(self.embedding(ids), state)       # (T, B, H)
-        return self.output(states), new_state                                # (T, B, V)
-
-    def loss(self, inputs: Tensor, targets: Tensor, state=None):
-        """Mean cross-entropy (nats per character) of ``targets`` (T, B), and the final state."""
-        if targets.shape != inputs.shape:
-            raise ValueError(f"targets: expected the shape of inputs {tuple(inputs.shape)}, "
-                             f"got {tuple(targets.shape)}")
-        logits, new_state = self(inputs, state)                              # (T, B, V)
-        loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1))
-        return loss, new_state
-
 
 def matched_lstm_hidden_size(vocab_size: int, embedding_dim: int, mogrifier_hidden: int,
                              rounds: int = 5, rank: int | None = None) -> int:

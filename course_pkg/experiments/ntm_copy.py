@@ -7,8 +7,8 @@ ones. Two models of about the same number of parameters get the same steps and m
 
 - the `~course_pkg.models.ntm.NeuralTuringMachine` (`make_ntm`), an LSTM-cell controller with a
   memory matrix it addresses by content and by location;
-- a `CopyLSTM` (`make_copy_lstm`), an LSTM layer with a linear read-out, which has to hold the
-  whole sequence in its state.
+- a `~course_pkg.models.copy_lstm.CopyLSTM` (`make_copy_lstm`), an LSTM layer with a linear
+  read-out, which has to hold the whole sequence in its state.
 
 The loss is the binary cross-entropy of the logits against the target bits on the output steps
 only (the loss mask); the score is the **bit error**, the fraction of output bits whose
@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_pkg.data.algorithmic import ntm_copy_task
+from course_pkg.models.copy_lstm import CopyLSTM
 from course_pkg.models.ntm import NeuralTuringMachine
 from course_pkg.models.parameter_count import count_parameters
 from course_pkg.training import History, evaluating, train
@@ -36,7 +37,6 @@ from course_pkg.validation import require_positive_int
 
 __all__ = [
     "CopyBatch",
-    "CopyLSTM",
     "CopyRun",
     "copy_batches",
     "copy_loss",
@@ -50,31 +50,6 @@ __all__ = [
 
 #: One copy-task minibatch: inputs (T, B, bits+1), targets (T, B, bits), loss mask (T, B).
 CopyBatch = tuple[Tensor, Tensor, Tensor]
-
-
-class CopyLSTM(nn.Module):
-    """The baseline: ``logits_t = W h_t + b`` on top of one LSTM layer, for every step t.
-
-    ``forward(inputs (T, B, bits+1)) -> logits (T, B, bits)``, the same interface as the NTM.
-    ``lstm`` is ``torch.nn.LSTM`` or its drop-in ``course_pkg.nn.LSTM``.
-    """
-
-    def __init__(self, input_size: int, output_size: int, hidden_size: int,
-                 lstm: type[nn.Module] = nn.LSTM):
-        super().__init__()
-        require_positive_int("input_size", input_size)
-        require_positive_int("output_size", output_size)
-        require_positive_int("hidden_size", hidden_size)
-        self.input_size = input_size
-        self.lstm = lstm(input_size, hidden_size)
-        self.output = nn.Linear(hidden_size, output_size)
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        if inputs.ndim != 3 or inputs.shape[2] != self.input_size:
-            raise ValueError(f"inputs: expected shape (T, B, {self.input_size}) (time-major), "
-                             f"got {tuple(inputs.shape)}")
-        states, _ = self.lstm(inputs)  # (T, B, H)
-        return self.output(states)  # (T, B, O)
 
 
 def make_ntm(bits: int = 4, controller_size: int = 32, memory_slots: int = 32,
