@@ -1,5 +1,6 @@
 """course_pkg.experiments.cnn_bilstm on tiny configurations: structure, ranges, per-type F1 on
-hand-scored examples, the per-frame CNN sees one frame only, tiny runs beat chance, bad input."""
+hand-scored examples, the per-frame CNN sees one frame only, tiny runs beat chance, the chapter's
+training cells give the wrappers' numbers exactly, bad input."""
 
 from pathlib import Path
 
@@ -7,14 +8,17 @@ import pytest
 import torch
 
 from course_pkg.data.entity_tagging import entity_tagging
+from course_pkg.data.digit_glyphs import digit_sequences
 from course_pkg.experiments.cnn_bilstm import (
-    ENTITY_KINDS, TAGGER_NAMES, FrameRun, PerFrameClassifier, TaggerComparison, _delayed_targets,
-    caption_two_digit_numbers, compare_frame_models, compare_taggers, frame_table, kind_f1,
-    score_tagger, tagger_comparison, tagger_loss, tagger_table,
+    ENTITY_KINDS, FRAME_MODELS, TAGGER_NAMES, FrameRun, TaggerComparison,
+    caption_two_digit_numbers, compare_frame_models, compare_taggers, delayed_targets, frame_loss,
+    frame_table, kind_f1, score_frame_model, score_tagger, tagger_comparison, tagger_loss,
+    tagger_table,
 )
 from course_pkg.models.char_cnn_tagger import CharCNNTagger
 from course_pkg.models.image_sequence import FrameSequenceClassifier
-from course_pkg.training import random_minibatches, train
+from course_pkg.models.per_frame_classifier import PerFrameClassifier
+from course_pkg.training import History, random_minibatches, train
 
 
 def test_kind_f1_on_hand_scored_sentences():
@@ -113,12 +117,12 @@ def test_tagger_table_lists_both_models_and_means(tiny_comparison):
     assert "+-" in table
 
 
-def test_delayed_targets():
+def testdelayed_targets():
     digits = torch.tensor([[1, 2], [3, 4], [5, 6], [7, 8]])          # (T=4, B=2)
-    targets, mask = _delayed_targets(digits, 2)
+    targets, mask = delayed_targets(digits, 2)
     assert targets[2:].tolist() == [[1, 2], [3, 4]]
     assert mask.tolist() == [[False, False], [False, False], [True, True], [True, True]]
-    same, everywhere = _delayed_targets(digits, 0)
+    same, everywhere = delayed_targets(digits, 0)
     assert torch.equal(same, digits) and bool(everywhere.all())
 
 
@@ -135,15 +139,61 @@ def test_per_frame_classifier_sees_only_its_frame_unlike_the_cnn_lstm():
         assert bool((moved[2:] > 0).all()) == later_moves
 
 
-def test_tiny_frame_run_beats_chance_and_table():
-    runs = compare_frame_models(seeds=(0,), delays=(0,), length=4, num_train=128, num_test=64,
-                                steps=60, batch_size=16, hidden_size=16)
+@pytest.fixture(scope="module")
+def tiny_frame_runs():
+    return compare_frame_models(seeds=(0, 1), delays=(0, 2), length=4, num_train=128,
+                                num_test=64, steps=60, batch_size=16, hidden_size=16)
+
+
+def test_tiny_frame_run_beats_chance_and_table(tiny_frame_runs):
+    runs = [run for run in tiny_frame_runs if run.seed == 0 and run.delay == 0]
     assert [(r.model, r.delay) for r in runs] == [("cnn", 0), ("cnn_lstm", 0)]
     assert all(isinstance(r, FrameRun) and 0.0 <= r.accuracy <= 1.0 for r in runs)
     assert runs[0].accuracy > 0.3                                    # chance is 0.1
     table = frame_table(runs)
     assert "CNN per frame" in table and "current digit" in table
     assert f"{runs[0].accuracy:.3f}" in table
+
+
+def test_page_recipe_reproduces_compare_frame_models(tiny_frame_runs):
+    """The chapter's frame cell, run on the fixture's tiny knobs, gives compare_frame_models'
+    numbers exactly."""
+    text = CHAPTER.read_text()
+    start = text.index("seeds, delays, length, num_train, num_test, steps = ")
+    end = text.index("\n", text.index("                                                test_frames,", start))
+    recipe = text[start:end].split("\n")
+    assert recipe[1].startswith("batch_size, learning_rate, frame_size, noise, hidden_size = ")
+    knobs = ["seeds, delays, length, num_train, num_test, steps = (0, 1), (0, 2), 4, 128, 64, 60",
+             "batch_size, learning_rate, frame_size, noise, hidden_size = 16, 3e-3, 8, 0.25, 16"]
+    namespace = dict(torch=torch, digit_sequences=digit_sequences, delayed_targets=delayed_targets,
+                     FRAME_MODELS=FRAME_MODELS, PerFrameClassifier=PerFrameClassifier,
+                     FrameSequenceClassifier=FrameSequenceClassifier, train=train,
+                     random_minibatches=random_minibatches, frame_loss=frame_loss,
+                     score_frame_model=score_frame_model)
+    exec("\n".join(knobs + recipe[2:]), namespace)
+    page = namespace["frame_runs"]
+    assert len(page) == len(tiny_frame_runs) == 8
+    assert page == tiny_frame_runs      # model, delay, seed, accuracy, parameters and losses
+    assert frame_table(page) == frame_table(tiny_frame_runs)
+
+
+def test_frame_loss_and_score_read_the_masked_frames_only():
+    torch.manual_seed(0)
+    frames, digits = digit_sequences(6, 5, seed=3)                    # (5, 6, 1, 8, 8), (5, 6)
+    targets, mask = delayed_targets(digits, 2)
+    model = FrameSequenceClassifier(10, hidden_size=8)
+    rows = torch.tensor([4, 0, 2])
+    logits = model(frames[:, rows])                                   # (5, 3, 10)
+    expected = torch.nn.functional.cross_entropy(logits[2:].flatten(0, 1),
+                                                 targets[2:, rows].flatten())
+    assert torch.allclose(frame_loss(frames, targets, mask)(model, rows), expected)
+    run = score_frame_model(model, "cnn_lstm", 2, 0, History(losses=[2.0, 1.5]), frames,
+                            targets, mask)
+    with torch.no_grad():
+        right = model(frames).argmax(dim=2)[2:] == targets[2:]
+    assert run.accuracy == pytest.approx(right.float().mean().item())
+    assert run.losses == [2.0, 1.5] and run.parameters == sum(p.numel() for p in model.parameters())
+    assert not model.training
 
 
 def test_bad_arguments():
@@ -165,6 +215,13 @@ def test_bad_arguments():
         compare_frame_models(batch_size=2.0)
     with pytest.raises(ValueError, match="frames"):
         PerFrameClassifier(10)(torch.rand(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="delay"):
+        delayed_targets(torch.zeros(4, 2, dtype=torch.int64), 4)
+    with pytest.raises(ValueError, match="digits"):
+        delayed_targets(torch.zeros(4, dtype=torch.int64), 1)
+    with pytest.raises(ValueError, match="model_key"):
+        score_frame_model(PerFrameClassifier(10), "rnn", 0, 0, History(), torch.rand(2, 1, 1, 8, 8),
+                          torch.zeros(2, 1, dtype=torch.int64), torch.ones(2, 1, dtype=torch.bool))
     with pytest.raises(ValueError, match="runs"):
         tagger_table([])
     with pytest.raises(ValueError, match="runs"):

@@ -1,7 +1,9 @@
 """course_pkg.experiments.pointer_sorting: the three scores are counted right, the mask setting
-at decoding is honoured and restored, and a few dozen steps reduce the loss, deterministically."""
+at decoding is honoured and restored, and the chapter's training function (run from the page's
+own text) reduces the loss deterministically and gives the numbers of the recipe it replaced."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,10 +19,47 @@ from course_pkg.experiments.pointer_sorting import (
     score_lengths,
     sorting_accuracy,
     sorting_batches,
-    train_sorter,
 )
 from course_pkg.models.pointer import PointerNetwork
 from course_pkg.training import History, train
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "part4" / "10_pointer_networks.md"
+
+
+def page_sorter(min_length=5, max_length=None, steps=1000, batch_size=256, hidden_size=64,
+                learning_rate=1e-2, drop_at=0.7, clip_norm=1.0, seed=0):
+    """The chapter's ``train_pointer_sorter``, cut from the page and run on these settings (the
+    globals it reads), with the chapter's imports."""
+    text = CHAPTER.read_text()
+    start = text.index("def train_pointer_sorter(")
+    end = text.index("\n\n", start)
+    namespace = dict(torch=torch, PointerNetwork=PointerNetwork, sorting_batches=sorting_batches,
+                     train=train, pointer_loss=pointer_loss, join_histories=join_histories,
+                     SortingRun=SortingRun, min_length=min_length,
+                     max_length=min_length if max_length is None else max_length, steps=steps,
+                     batch_size=batch_size, hidden_size=hidden_size, learning_rate=learning_rate,
+                     drop_at=drop_at, clip_norm=clip_norm, seed=seed)
+    exec(text[start:end], namespace)
+    return namespace["train_pointer_sorter"]
+
+
+def previous_train_sorter(min_length, max_length, steps, batch_size, hidden_size, learning_rate,
+                          drop_at, clip_norm, seed, mask_chosen=True, score="additive"):
+    """The package recipe the chapter called before it assembled the training on the page
+    (``train_sorter``, with a drop strictly inside the run), kept as the reference."""
+    torch.manual_seed(seed)
+    model = PointerNetwork(1, hidden_size, mask_chosen=mask_chosen, score=score)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    batches = sorting_batches(batch_size, min_length, max_length, seed=seed)
+    first_steps = round(drop_at * steps)
+    history = History()
+    for phase, phase_steps in enumerate((first_steps, steps - first_steps)):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate / 10**phase
+        part = train(model, batches, pointer_loss, optimizer, phase_steps, clip_norm=clip_norm,
+                     seed=seed if phase == 0 else None, progress=False)
+        history = join_histories(history, part)
+    return SortingRun(model, history, min_length, max_length)
 
 
 
@@ -108,8 +147,8 @@ def test_decoding_with_and_without_the_mask_restores_the_setting():
 def test_a_few_dozen_steps_reduce_the_loss_deterministically():
     settings = dict(min_length=4, max_length=6, steps=40, batch_size=32, hidden_size=16,
                     learning_rate=1e-2, seed=4)
-    run = train_sorter(**settings)
-    again = train_sorter(**settings)
+    run = page_sorter(**settings)()
+    again = page_sorter(**settings)()
     assert run.history.losses == again.history.losses and len(run.history.losses) == 40
     assert sum(run.history.losses[-5:]) / 5 < 0.7 * sum(run.history.losses[:5]) / 5
     inputs, targets = sort_numbers(8, 5, seed=3)  # the loss is the teacher-forced NLL
@@ -125,29 +164,24 @@ def test_a_few_dozen_steps_reduce_the_loss_deterministically():
     assert table.count("\n") == 1 + 4  # header, rule, four rows
 
 
-def test_the_score_is_passed_to_the_network_and_the_additive_default_is_unchanged():
-    settings = dict(min_length=4, steps=3, batch_size=8, hidden_size=8, seed=2)
-    additive, default = train_sorter(score="additive", **settings), train_sorter(**settings)
-    assert default.model.score == "additive"
+def test_the_score_and_the_mask_are_passed_to_the_network_and_the_defaults_unchanged():
+    train_pointer_sorter = page_sorter(min_length=4, steps=3, batch_size=8, hidden_size=8, seed=2)
+    additive, default = train_pointer_sorter(score="additive"), train_pointer_sorter()
+    assert default.model.score == "additive" and default.model.mask_chosen is True
     assert additive.history.losses == default.history.losses  # same weights, same batches
-    dot = train_sorter(score="dot", **settings)
+    dot = train_pointer_sorter(score="dot")
     assert dot.model.score == "dot" and len(dot.history.losses) == 3
     assert not any(name.startswith("pointer.") for name, _ in dot.model.named_parameters())
+    assert train_pointer_sorter(mask_chosen=False).model.mask_chosen is False
 
 
 def test_the_learning_rate_drops_by_ten_after_the_given_fraction_of_steps():
     settings = dict(min_length=3, max_length=4, steps=10, batch_size=8, hidden_size=6, seed=1)
-    constant = train_sorter(drop_at=None, **settings).history.losses
-    assert train_sorter(drop_at=1.0, **settings).history.losses == constant
-    dropped = train_sorter(drop_at=0.5, **settings).history.losses
+    late = page_sorter(drop_at=0.9, **settings)().history.losses  # nine steps at the full rate
+    dropped = page_sorter(drop_at=0.5, **settings)().history.losses
     assert len(dropped) == 10
     # the first five steps (and the loss of step 6, measured before its update) are the same
-    assert dropped[:6] == constant[:6] and dropped[6:] != constant[6:]
-    # a tenth of the rate from the start is the same as starting with a tenth of it
-    settings.update(learning_rate=1e-3)
-    tenth = train_sorter(drop_at=None, **settings).history.losses
-    settings.update(learning_rate=1e-2)
-    assert train_sorter(drop_at=0.0, **settings).history.losses == tenth
+    assert dropped[:6] == late[:6] and dropped[6:] != late[6:]
 
 
 def test_joined_histories_run_on_and_count_evaluations_from_the_first_step():
@@ -167,36 +201,30 @@ def test_joined_histories_run_on_and_count_evaluations_from_the_first_step():
         join_histories(first, [1.0, 2.0])
 
 
-def test_the_parts_spelled_out_give_the_wrapper_s_run_exactly():
-    # chapter 11 assembles the experiment from the module's parts: the step schedule is two calls
-    # of train, the second at a tenth of the rate on the same batch generator, not reseeded
+@pytest.mark.parametrize("variant", [dict(), dict(mask_chosen=False), dict(score="dot")])
+def test_the_page_s_training_gives_the_previous_recipe_s_run_exactly(variant):
+    # chapter 11 assembles the experiment on the page: the step schedule is two calls of train,
+    # the second at a tenth of the rate on the same batch generator, not reseeded; its variants
+    # change one argument of the page's function
     settings = dict(min_length=3, max_length=5, steps=10, batch_size=8, hidden_size=6,
                     learning_rate=1e-2, drop_at=0.7, clip_norm=1.0, seed=5)
-    wrapped = train_sorter(**settings)
-    torch.manual_seed(5)
-    model = PointerNetwork(1, 6, mask_chosen=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    batches = sorting_batches(8, 3, 5, seed=5)
-    history = train(model, batches, pointer_loss, optimizer, 7, clip_norm=1.0, seed=5,
-                    progress=False)
-    optimizer.param_groups[0]["lr"] = 1e-2 / 10
-    rest = train(model, batches, pointer_loss, optimizer, 3, clip_norm=1.0, progress=False)
-    joined = join_histories(history, rest)
-    assert joined.losses == wrapped.history.losses and len(joined.losses) == 10
-    assert joined.grad_norms == wrapped.history.grad_norms
-    for mine, theirs in zip(model.parameters(), wrapped.model.parameters()):
+    previous = previous_train_sorter(**settings, **variant)
+    page = page_sorter(**settings)(**variant)
+    assert page.history.losses == previous.history.losses and len(page.history.losses) == 10
+    assert page.history.grad_norms == previous.history.grad_norms
+    assert (page.min_length, page.max_length) == (3, 5)
+    for mine, theirs in zip(page.model.parameters(), previous.model.parameters(), strict=True):
         assert torch.equal(mine, theirs)
+    score_lengths(page, (4,), num_lists=20, masks=(True, False))
+    score_lengths(previous, (4,), num_lists=20, masks=(True, False))
+    assert page.scores == previous.scores
 
 
 def test_bad_input():
     model = PointerNetwork(1, 4)
     inputs, targets = sort_numbers(3, 5)
-    with pytest.raises(ValueError, match="steps"):
-        train_sorter(steps=0)
     with pytest.raises(ValueError, match="max_length"):
         sorting_batches(4, 6, 5)
-    with pytest.raises(ValueError, match="drop_at"):
-        train_sorter(steps=2, drop_at=1.5)
     with pytest.raises(ValueError, match="inputs"):
         sorting_accuracy(model, inputs[:, :, 0], targets)
     with pytest.raises(TypeError, match="inputs"):

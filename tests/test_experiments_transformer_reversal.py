@@ -1,11 +1,15 @@
 """course_pkg.experiments.transformer_reversal: a short training run on the attention chapter's
-batches (the same batches as the GRU reverser for the same seed), the run's interface, and the
-timing table."""
+batches (the same batches as the GRU reverser for the same seed), the run's interface, the
+chapter's training cell against the wrappers, and the timing table."""
+
+import time
+from pathlib import Path
 
 import torch
 
 from course_pkg.experiments.seq2seq_reversal import (
     VOCAB_SIZE,
+    ReversalRun,
     accuracy_by_length,
     reversal_batches,
     reversal_loss,
@@ -16,8 +20,11 @@ from course_pkg.experiments.transformer_reversal import (
     time_by_length,
     train_transformer_reverser,
 )
+from course_pkg.models.seq2seq import Seq2Seq
 from course_pkg.models.transformer import TransformerSeq2Seq
 from course_pkg.training import train
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "part5" / "18_transformer.md"
 
 
 def test_short_run_learns_and_reports():
@@ -53,6 +60,43 @@ def test_page_recipe_reproduces_the_wrapper():
     for run in (page, wrapped):
         accuracy_by_length(run, (4, 6), num_strings=10)
     assert page.accuracy == wrapped.accuracy
+
+
+def test_the_chapter_s_training_cell_gives_both_wrappers_runs_exactly():
+    """The Transformer chapter's cell, run from the page's text on tiny knobs: its recurrent
+    baseline is train_reverser's run, its Transformer train_transformer_reverser's."""
+    text = CHAPTER.read_text()
+    start = text.index("batch_size, min_length, max_length, learning_rate, clip_norm, seed = ")
+    end = text.index("\n", text.index("transformer = TransformerRun(", start))
+    cell = text[start:end].split("\n")
+    assert cell[1].startswith("recurrent_steps, embedding_size, hidden_size = ")
+    assert cell[2].startswith("steps, d_model, num_heads, num_layers, ff_size = ")
+    knobs = ["batch_size, min_length, max_length, learning_rate, clip_norm, seed = 4, 3, 5, 1e-2, 1.0, 2",
+             "recurrent_steps, embedding_size, hidden_size = 6, 4, 8",
+             "steps, d_model, num_heads, num_layers, ff_size = 8, 8, 2, 1, 8"]
+    namespace = dict(time=time, torch=torch, VOCAB_SIZE=VOCAB_SIZE, ReversalRun=ReversalRun,
+                     TransformerRun=TransformerRun, Seq2Seq=Seq2Seq,
+                     TransformerSeq2Seq=TransformerSeq2Seq, reversal_batches=reversal_batches,
+                     reversal_loss=reversal_loss, train=train)
+    exec("\n".join(knobs + cell[3:]), namespace)
+    wrapped = {
+        "recurrent": train_reverser("additive", steps=6, batch_size=4, min_length=3, max_length=5,
+                                    embedding_size=4, hidden_size=8, learning_rate=1e-2,
+                                    clip_norm=1.0, seed=2),
+        "transformer": train_transformer_reverser(8, 4, 3, 5, 8, 2, 1, 8, 1e-2, 1.0, 2),
+    }
+    for name, theirs in wrapped.items():
+        mine = namespace[name]
+        assert type(mine) is type(theirs) and mine.name == theirs.name
+        assert mine.history.losses == theirs.history.losses
+        assert mine.history.grad_norms == theirs.history.grad_norms
+        for a, b in zip(mine.model.state_dict().values(), theirs.model.state_dict().values(),
+                        strict=True):
+            assert torch.equal(a, b)
+        for run in (mine, theirs):
+            accuracy_by_length(run, (4, 6), num_strings=10)
+        assert mine.accuracy == theirs.accuracy
+    assert namespace["recurrent_cpu"] > 0 and namespace["transformer"].cpu_seconds > 0
 
 
 def test_batches_are_those_of_chapter_9():

@@ -12,7 +12,8 @@
    (`course_pkg.data.digit_glyphs.digit_sequences`) and asks, at every frame t, for the digit
    shown ``delay`` frames earlier, y_t = d_{t - delay}. The same small CNN
    (`course_pkg.models.image_sequence.FrameEncoder`) is used by a per-frame classifier, which
-   sees frame t alone (`PerFrameClassifier`), and by `FrameSequenceClassifier`, which feeds the
+   sees frame t alone (`course_pkg.models.per_frame_classifier.PerFrameClassifier`), and by
+   `FrameSequenceClassifier`, which feeds the
    CNN features to an LSTM. Only the recurrent model can remember; the per-frame CNN trained on
    the current digit (``delay = 0``) shows that the CNN itself reads digits well.
 
@@ -46,19 +47,22 @@ from course_pkg.data.entity_tagging import (
     span_f1,
 )
 from course_pkg.models.char_cnn_tagger import CharCNNTagger
-from course_pkg.models.image_sequence import (
-    FrameEncoder,
-    FrameSequenceClassifier,
-    ImageCaptioner,
-)
+from course_pkg.models.image_sequence import FrameSequenceClassifier, ImageCaptioner
+from course_pkg.models.per_frame_classifier import PerFrameClassifier
 from course_pkg.training import History, random_minibatches, train
-from course_pkg.validation import require_in_range, require_positive_int, require_seeds
+from course_pkg.validation import (
+    require_in_range,
+    require_ndim,
+    require_positive_int,
+    require_seeds,
+)
 
 __all__ = [
     "TAGGER_NAMES", "ENTITY_KINDS", "EntityTaggerRun", "TaggedExample", "TaggerComparison",
     "kind_f1", "tagger_loss", "predict_tags", "score_tagger", "tagger_comparison",
     "compare_taggers", "tag_sentence", "tagger_table",
-    "PerFrameClassifier", "FRAME_MODELS", "FrameRun", "compare_frame_models", "frame_table",
+    "FRAME_MODELS", "FrameRun", "delayed_targets", "frame_loss", "score_frame_model",
+    "compare_frame_models", "frame_table",
     "CAPTION_START", "CaptionRun", "caption_two_digit_numbers",
 ]
 
@@ -285,28 +289,6 @@ def tagger_table(runs: Sequence[EntityTaggerRun]) -> str:
 # ----------------------------------------------------------------------------------------------
 # 2. remembering digit pictures
 # ----------------------------------------------------------------------------------------------
-class PerFrameClassifier(nn.Module):
-    """The CNN without the recurrence: `FrameEncoder` and a linear layer on each frame alone,
-    frames (T, B, C, S, S) -> logits (T, B, K). Label t can depend on frame t only."""
-
-    def __init__(self, num_classes: int, in_channels: int = 1, frame_size: int = 8,
-                 feature_size: int = 32) -> None:
-        super().__init__()
-        require_positive_int("num_classes", num_classes)
-        self.encoder = FrameEncoder(in_channels, frame_size, feature_size)
-        self.output = nn.Linear(feature_size, num_classes)
-
-    def forward(self, frames: Tensor) -> Tensor:
-        if not isinstance(frames, Tensor):
-            raise TypeError(f"frames: expected a torch.Tensor, got {type(frames).__name__}")
-        if frames.ndim != 5:
-            raise ValueError(f"frames: expected a 5-D tensor (T, B, C, S, S), got shape "
-                             f"{tuple(frames.shape)}")
-        steps, batch = frames.shape[:2]
-        features = self.encoder(frames.flatten(0, 1))                    # (T*B, F)
-        return self.output(features).view(steps, batch, -1)              # (T, B, K)
-
-
 FRAME_MODELS = {"cnn": "CNN per frame", "cnn_lstm": "CNN + LSTM"}
 
 
@@ -322,13 +304,46 @@ class FrameRun:
     losses: list[float] = field(default_factory=list)
 
 
-def _delayed_targets(digits: Tensor, delay: int) -> tuple[Tensor, Tensor]:
-    """targets[t] = digits[t - delay] (T, B) and the mask (T, B) of frames t >= delay."""
+def delayed_targets(digits: Tensor, delay: int) -> tuple[Tensor, Tensor]:
+    """The targets of the delayed task, ``targets[t] = digits[t - delay]`` (T, B), and the mask
+    (T, B) of the frames that have one, ``t >= delay`` (``targets`` is 0 before them)."""
+    require_ndim("digits", digits, 2, "time-major (T, B) digits")
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay < digits.shape[0]:
+        raise ValueError(f"delay: expected an int in [0, {digits.shape[0] - 1}] (less than the "
+                         f"number of frames), got {delay!r}")
     targets = torch.zeros_like(digits)
     targets[delay:] = digits[:digits.shape[0] - delay]
     mask = torch.zeros(digits.shape, dtype=torch.bool)
     mask[delay:] = True
     return targets, mask
+
+
+def frame_loss(frames: Tensor, targets: Tensor, mask: Tensor):
+    """The loss for `course_pkg.training.train` on minibatches of sequences: ``loss_fn(model,
+    rows)``, the cross-entropy of the labels of sequences ``rows`` (B,) (e.g. from
+    `random_minibatches`) on the frames where ``mask`` is True, from ``frames`` (T, N, C, S, S),
+    ``targets`` (T, N) and ``mask`` (T, N) (see `delayed_targets`)."""
+
+    def loss_fn(model: nn.Module, rows: Tensor) -> Tensor:
+        logits = model(frames[:, rows])                                   # (T, B, K)
+        return masked_cross_entropy(logits, targets[:, rows], mask[:, rows])
+
+    return loss_fn
+
+
+@torch.no_grad()
+def score_frame_model(model: nn.Module, model_key: str, delay: int, seed: int, history: History,
+                      frames: Tensor, targets: Tensor, mask: Tensor) -> FrameRun:
+    """The :class:`FrameRun` of a trained frame model: its accuracy (argmax per frame, in eval
+    mode) on the held-out ``frames`` (T, N, C, S, S) against ``targets`` (T, N) where ``mask``
+    (T, N) is True, its size and the training losses from its ``history``."""
+    if model_key not in FRAME_MODELS:
+        raise ValueError(f"model_key: expected one of {list(FRAME_MODELS)}, got {model_key!r}")
+    model.eval()
+    predicted = model(frames).argmax(dim=2)                               # (T, N)
+    accuracy = (predicted == targets)[mask].float().mean().item()
+    return FrameRun(model_key, delay, seed, accuracy,
+                    sum(p.numel() for p in model.parameters()), list(history.losses))
 
 
 def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = (0, 2),
@@ -340,8 +355,10 @@ def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = 
     the digit shown at frame t - delay; return test accuracies (frames t >= delay).
 
     Training sequences come from ``digit_sequences(num_train, length, seed=seed)``, test
-    sequences from a separate seed (``seed + 1000``). Both models get the same CNN sizes, the
-    same ``steps`` minibatches and the same learning rate.
+    sequences from a separate seed (``seed + 1000``), the targets from `delayed_targets`. Both
+    models get the same CNN sizes, the same ``steps`` minibatches (`random_minibatches` seeded
+    with the seed, Adam, `frame_loss`) and the same learning rate; `score_frame_model` scores
+    them. The chapter writes the same loops out on the page.
     """
     seeds = require_seeds(seeds)
     delays = list(delays)
@@ -361,8 +378,8 @@ def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = 
         test_frames, test_digits = digit_sequences(num_test, length, frame_size, noise,
                                                    seed + 1000)
         for delay in delays:
-            train_targets, train_mask = _delayed_targets(train_digits, delay)   # (T, N)
-            test_targets, test_mask = _delayed_targets(test_digits, delay)
+            train_targets, train_mask = delayed_targets(train_digits, delay)    # (T, N)
+            test_targets, test_mask = delayed_targets(test_digits, delay)
             for key in FRAME_MODELS:
                 torch.manual_seed(seed)
                 if key == "cnn":
@@ -370,20 +387,12 @@ def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = 
                 else:
                     model = FrameSequenceClassifier(10, frame_size=frame_size,
                                                     hidden_size=hidden_size)
-                def loss_fn(model: nn.Module, rows: Tensor) -> Tensor:
-                    logits = model(train_frames[:, rows])                       # (T, B, 10)
-                    return masked_cross_entropy(logits, train_targets[:, rows],
-                                                train_mask[:, rows])
-
                 optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-                losses = train(model, random_minibatches(num_train, batch_size, seed), loss_fn,
-                               optimizer, steps, progress=False).losses
-                model.eval()
-                with torch.no_grad():
-                    predicted = model(test_frames).argmax(dim=2)                # (T, N)
-                accuracy = (predicted == test_targets)[test_mask].float().mean().item()
-                runs.append(FrameRun(key, delay, seed, accuracy,
-                                     sum(p.numel() for p in model.parameters()), losses))
+                history = train(model, random_minibatches(num_train, batch_size, seed),
+                                frame_loss(train_frames, train_targets, train_mask), optimizer,
+                                steps, progress=False)
+                runs.append(score_frame_model(model, key, delay, seed, history, test_frames,
+                                              test_targets, test_mask))
     return runs
 
 

@@ -10,11 +10,12 @@ the encoder states::
 
 with the positions already chosen masked out (probability exactly 0) when ``mask_chosen``.
 
-Training: teacher forcing, the negative log-likelihood of the right position at every step,
-Adam, clipping by global norm, a fixed number of steps; after a fraction ``drop_at`` of them the
-learning rate is divided by 10 (a step schedule: large steps to learn fast, small ones to
-settle). Every step draws a fresh batch; its length N is drawn uniformly from
-``[min_length, max_length]`` (one length per batch). Every draw comes from ``seed``.
+Training (the chapter assembles it from these parts and `course_pkg.training.train`): teacher
+forcing with `pointer_loss`, the negative log-likelihood of the right position at every step;
+Adam, clipping by global norm, a fixed number of steps, the learning rate divided by 10 after a
+fraction of them (a step schedule: one call of ``train`` per rate, joined by `join_histories`).
+Every step draws a fresh batch from `sorting_batches`; its length N is drawn uniformly from
+``[min_length, max_length]`` (one length per batch), and every draw comes from its ``seed``.
 
 Evaluation decodes greedily (the most probable position at each step, fed back) and reports
 
@@ -39,10 +40,9 @@ import torch.nn.functional as F
 
 from course_pkg.data.algorithmic import sort_numbers
 from course_pkg.models.pointer import PointerNetwork, decoding_with_mask
-from course_pkg.training import History, evaluating, train
+from course_pkg.training import History, evaluating
 from course_pkg.validation import (
     require_floating,
-    require_in_range,
     require_ndim,
     require_positive_int,
 )
@@ -53,7 +53,6 @@ __all__ = [
     "sorting_batches",
     "pointer_loss",
     "join_histories",
-    "train_sorter",
     "sorting_accuracy",
     "score_lengths",
     "MistakeReport",
@@ -129,41 +128,6 @@ def join_histories(*parts: History) -> History:
         joined.grad_norms += part.grad_norms
         joined.seconds += part.seconds
     return joined
-
-
-def train_sorter(
-    min_length: int = 5,
-    max_length: int | None = None,  # None: every list has min_length numbers
-    steps: int = 1000,
-    batch_size: int = 256,
-    hidden_size: int = 64,
-    learning_rate: float = 1e-2,  # Adam
-    drop_at: float | None = 0.7,  # fraction of the steps after which the rate is divided by 10
-    clip_norm: float = 1.0,  # global gradient norm
-    mask_chosen: bool = True,  # mask the positions already chosen, in training and decoding
-    seed: int = 0,  # initial weights and every batch
-    score: str = "additive",  # the pointer's score: "additive" (the paper's) or "dot"
-) -> SortingRun:
-    """Train a `PointerNetwork` to sort lists of ``min_length..max_length`` numbers."""
-    max_length = min_length if max_length is None else max_length
-    require_positive_int("steps", steps)
-    if drop_at is not None:
-        require_in_range("drop_at", drop_at, 0.0, 1.0)
-    torch.manual_seed(seed)
-    model = PointerNetwork(1, hidden_size, mask_chosen=mask_chosen, score=score)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    batches = sorting_batches(batch_size, min_length, max_length, seed=seed)
-    first_steps = steps if drop_at is None else round(drop_at * steps)
-    history = History()
-    for phase, phase_steps in enumerate((first_steps, steps - first_steps)):
-        if phase_steps == 0:
-            continue
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate / 10**phase  # the step schedule
-        part = train(model, batches, pointer_loss, optimizer, phase_steps, clip_norm=clip_norm,
-                     seed=seed if phase == 0 else None, progress=False)
-        history = join_histories(history, part)
-    return SortingRun(model, history, min_length, max_length)
 
 
 @torch.no_grad()
