@@ -12,7 +12,9 @@ One step of gradient descent on a recurrent model, as the book runs it everywher
 numpy and ``random`` first, so two runs with the same seed (and the same initial model) give
 identical histories. With ``eval_every=k`` and ``evaluate_fn`` it also evaluates the model before
 the first step, every k steps and after the last one (``History.eval_steps``/``eval_losses``), and
-``stop_when(history)``, asked after every evaluation, ends training early.
+``stop_when(history)``, asked after every evaluation, ends training early; a
+:class:`BestWeights` as ``evaluate_fn`` keeps the weights of the best evaluation (early stopping
+by checkpoint).
 
 ``loss_fn(model, batch)`` is the caller's: it says how a batch goes through the model, e.g. for
 the adding problem ``lambda model, batch: F.mse_loss(model(batch[0]), batch[1])``.
@@ -213,3 +215,38 @@ def evaluate(
     if not losses:
         raise ValueError("batches: expected at least one batch, got none")
     return sum(losses) / len(losses)
+
+
+class BestWeights:
+    """Early stopping by checkpoint, used as the ``evaluate_fn`` of `course_pkg.training.train`.
+
+    ``best(model)`` returns ``measure(model)`` (lower is better, e.g. a validation error) and,
+    when it is the lowest so far, keeps a copy of the model's weights (of equal values, the
+    earliest). ``train`` calls it before the first step and every ``eval_every`` steps;
+    afterwards ``best.restore(model)`` loads the kept weights, ``best.value`` is their
+    measurement and ``best.index`` the number of that evaluation, so that
+    ``history.eval_steps[best.index]`` is the step they come from.
+    """
+
+    def __init__(self, measure: Callable[[torch.nn.Module], float]) -> None:
+        if not callable(measure):
+            raise TypeError(f"measure: expected a function model -> float, got {measure!r}")
+        self.measure = measure
+        self.value = float("inf")
+        self.index: int | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+        self.calls = 0
+
+    def __call__(self, model: torch.nn.Module) -> float:
+        value = float(self.measure(model))
+        if value < self.value or self.state is None:
+            self.value, self.index = value, self.calls
+            self.state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        self.calls += 1
+        return value
+
+    def restore(self, model: torch.nn.Module) -> None:
+        """Load the kept weights into ``model``."""
+        if self.state is None:
+            raise RuntimeError("BestWeights: nothing kept yet (pass it to train as evaluate_fn)")
+        model.load_state_dict(self.state)

@@ -6,8 +6,6 @@ import torch
 from course_pkg.data.future_context import OTHER, TAGS, WORDS, ambiguous_mask, causal_ceiling
 from course_pkg.experiments.bidirectional import (
     bat_accuracy,
-    compare_directions,
-    depth_sweep,
     format_runs,
     make_tagging_data,
     tagger_run,
@@ -47,8 +45,8 @@ def test_accuracy_of_an_oracle_and_of_always_other(data):
 
 
 def test_bidirectional_beats_the_causal_ceiling_one_directional_cannot(data):
-    uni, bi = compare_directions(data, seeds=(0,), one_directional_hidden=16,
-                                 bidirectional_hidden=10, steps=150, eval_every=50)
+    uni = train_tagger(data, 16, bidirectional=False, steps=150, eval_every=50, seed=0)
+    bi = train_tagger(data, 10, bidirectional=True, steps=150, eval_every=50, seed=0)
     assert not uni.bidirectional and bi.bidirectional
     assert bi.ambiguous_accuracy > 0.95 and bi.validation_accuracy > causal_ceiling(data.validation_words)
     assert uni.ambiguous_accuracy < 0.6  # about half: a coin flip on every "bat"
@@ -60,7 +58,8 @@ def test_training_is_deterministic_and_depth_adds_parameters_and_time(data):
     first = train_tagger(data, 6, steps=6, eval_every=3, seed=4)
     second = train_tagger(data, 6, steps=6, eval_every=3, seed=4)
     assert first.history.losses == second.history.losses and len(first.history.losses) == 6
-    runs = depth_sweep(data, depths=(1, 2), hidden_size=6, steps=4, eval_every=4)
+    runs = [train_tagger(data, 6, num_layers=depth, bidirectional=True, steps=4, eval_every=4)
+            for depth in (1, 2)]
     assert [run.num_layers for run in runs] == [1, 2]
     assert runs[0].parameters < runs[1].parameters
     assert all(run.ms_per_step > 0 for run in runs)
@@ -110,29 +109,58 @@ def test_tagger_run_needs_evaluations(data):
         tagger_run(model, History(losses=[1.0], grad_norms=[1.0], seconds=0.1), data, seed=0)
 
 
-def test_the_chapter_recipe_reproduces_compare_directions(data):
-    """The training cell of chapter 7 written out, against the wrapper, on a tiny setting."""
-    runs = []
+def page_run(data, hidden_size, seed, steps, num_layers=1, bidirectional=True, cell="lstm"):
+    """One training run as chapter 7 assembles it on the page (its three training cells differ
+    only in the hidden size, the depth, the direction and the cell)."""
+    torch.manual_seed(seed)
+    model = RecurrentTagger(len(WORDS), len(TAGS), embedding_dim=16, hidden_size=hidden_size,
+                            num_layers=num_layers, bidirectional=bidirectional, cell=cell)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batches = tagging_batches(data, batch_size=64, seed=seed)
+    history = train(model, batches, tagging_loss, optimizer, steps=steps, clip_norm=1.0,
+                    seed=seed, progress=False,
+                    eval_every=3, evaluate_fn=lambda m: bat_accuracy(m, data))
+    return tagger_run(model, history, data, seed)
+
+
+def assert_same_run(mine, theirs, steps):
+    assert mine.name == theirs.name and mine.seed == theirs.seed
+    assert mine.history.losses == theirs.history.losses
+    assert mine.history.grad_norms == theirs.history.grad_norms
+    assert [(step, value) for step, _, value in mine.curve] == \
+        [(step, value) for step, _, value in theirs.curve]
+    assert [step for step, _, _ in mine.curve] == sorted({*range(0, steps, 3), steps})
+    assert (mine.parameters, mine.train_accuracy, mine.validation_accuracy,
+            mine.ambiguous_accuracy) == (theirs.parameters, theirs.train_accuracy,
+                                         theirs.validation_accuracy, theirs.ambiguous_accuracy)
+
+
+def test_the_chapter_direction_cell_reproduces_train_tagger(data):
+    """The direction experiment of chapter 7 written out, against `train_tagger`, tiny settings."""
     for seed in (0, 1):
         for bidirectional, hidden_size in ((False, 7), (True, 5)):
-            torch.manual_seed(seed)
-            model = RecurrentTagger(len(WORDS), len(TAGS), embedding_dim=16, hidden_size=hidden_size,
-                                    bidirectional=bidirectional)
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-            batches = tagging_batches(data, batch_size=64, seed=seed)
-            history = train(model, batches, tagging_loss, optimizer, steps=7, clip_norm=1.0,
-                            seed=seed, progress=False,
-                            eval_every=3, evaluate_fn=lambda m: bat_accuracy(m, data))
-            runs.append(tagger_run(model, history, data, seed))
-    wrapped = compare_directions(data, seeds=(0, 1), one_directional_hidden=7,
-                                 bidirectional_hidden=5, steps=7, eval_every=3)
-    for mine, theirs in zip(runs, wrapped, strict=True):
-        assert mine.name == theirs.name and mine.seed == theirs.seed
-        assert mine.history.losses == theirs.history.losses
-        assert mine.history.grad_norms == theirs.history.grad_norms
-        assert [(step, value) for step, _, value in mine.curve] == \
-            [(step, value) for step, _, value in theirs.curve]
-        assert [step for step, _, _ in mine.curve] == [0, 3, 6, 7]
-        assert (mine.parameters, mine.train_accuracy, mine.validation_accuracy,
-                mine.ambiguous_accuracy) == (theirs.parameters, theirs.train_accuracy,
-                                             theirs.validation_accuracy, theirs.ambiguous_accuracy)
+            mine = page_run(data, hidden_size, seed, steps=7, bidirectional=bidirectional)
+            theirs = train_tagger(data, hidden_size, bidirectional=bidirectional, steps=7,
+                                  eval_every=3, seed=seed)
+            assert_same_run(mine, theirs, steps=7)
+
+
+def test_the_chapter_bigru_cell_reproduces_train_tagger(data):
+    """The BiGRU cell of chapter 7 (it replaced ``train_tagger(..., cell="gru")``)."""
+    for seed in (0, 2):
+        mine = page_run(data, 5, seed, steps=5, cell="gru")
+        theirs = train_tagger(data, 5, bidirectional=True, cell="gru", steps=5, eval_every=3,
+                              seed=seed)
+        assert_same_run(mine, theirs, steps=5)
+        assert isinstance(mine.model.recurrent, type(theirs.model.recurrent))
+
+
+def test_the_chapter_depth_cell_reproduces_the_depth_sweep(data):
+    """The depth cell of chapter 7: the same seed for every depth, as the former ``depth_sweep``
+    (one `train_tagger` call per depth) did."""
+    for num_layers in (1, 2, 3):
+        mine = page_run(data, 4, seed=0, steps=4, num_layers=num_layers)
+        theirs = train_tagger(data, 4, num_layers=num_layers, bidirectional=True, steps=4,
+                              eval_every=3, seed=0)
+        assert_same_run(mine, theirs, steps=4)
+        assert mine.num_layers == num_layers

@@ -34,11 +34,11 @@ def test_live_forecasts_any_horizon_in_the_kernel(monkeypatch):
     """Live mode: a horizon the static grid does not hold (5), for a model of a made-up series;
     the shown MAE/RMSE are recomputed here by feeding AR(2) forecasts back by hand."""
     from course_pkg.data.time_series import TimeSeries
+    from course_pkg.data.forecasting import prepare_series
     from course_pkg.experiments.sunspot_forecasting import (
         ar_predictor,
         forecast_test_years,
         persistence,
-        prepare_series,
     )
 
     monkeypatch.setenv("COURSE_WIDGETS", "live")

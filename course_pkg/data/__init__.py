@@ -8,6 +8,8 @@
   tensors and flattened (chapter 12)
 - ``course_pkg.data.digit_glyphs``    small noisy digit pictures (chapter 17)
 - ``course_pkg.data.entity_tagging``  named-entity sentences with BIO tags (chapter 17)
+- ``course_pkg.data.forecasting``     a series split by time and scaled, its windows, for
+  forecasting (chapter 9)
 - ``course_pkg.data.future_context``  a tagging task that needs the future (chapter 7)
 - ``course_pkg.data.moving_shapes``   small videos for next-frame prediction (chapter 14)
 - ``course_pkg.data.order_tasks``     small token tasks about order and memory (chapters 1, 2)

@@ -2,5 +2,5 @@
 
 Each module trains small models with fixed seeds and returns plain records (dataclasses) that a
 chapter prints as a table or plots. Import a module by its path, e.g.
-``from course_pkg.experiments.bidirectional import compare_directions``.
+``from course_pkg.experiments.bidirectional import train_tagger``.
 """

@@ -4,14 +4,25 @@ Both train a `course_pkg.models.tagger.RecurrentTagger` on the "bat" sense-taggi
 :mod:`course_pkg.data.future_context`, where the tag of an ambiguous word is decided by a cue
 word *after* it:
 
-- `compare_directions`: a one-directional and a bidirectional LSTM tagger with about the same
-  number of parameters, over several seeds. Any causal tagger is capped at
-  `~course_pkg.data.future_context.causal_ceiling`; the bidirectional one is not.
-- `depth_sweep`: the same tagger with 1, 2, 3 stacked layers: parameters, measured time per
-  training step, training and validation accuracy.
+- a one-directional and a bidirectional tagger with about the same number of parameters, over
+  several seeds (any causal tagger is capped at `~course_pkg.data.future_context.causal_ceiling`;
+  the bidirectional one is not), with an LSTM or a GRU cell;
+- the same tagger with 1, 2, 3 stacked layers: parameters, measured time per training step,
+  training and validation accuracy.
 
-Training is full teacher-forced cross-entropy over all tokens, Adam, global-norm clipping, a
-fixed number of steps on minibatches drawn (seeded) from a fixed training set.
+The chapter assembles each run on the page from the parts here and `course_pkg.training.train`::
+
+    torch.manual_seed(seed)                                   # the initial weights
+    model = RecurrentTagger(len(WORDS), len(TAGS), 16, hidden_size, num_layers, bidirectional)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    history = train(model, tagging_batches(data, 64, seed), tagging_loss, optimizer, steps,
+                    clip_norm=1.0, seed=seed, eval_every=25,
+                    evaluate_fn=lambda m: bat_accuracy(m, data))
+    run = tagger_run(model, history, data, seed)              # accuracies, curve, ms/step
+
+`train_tagger` is those lines as one function (the exercises call it). Training is teacher-forced
+cross-entropy over all tokens, Adam, global-norm clipping, a fixed number of steps on minibatches
+drawn (seeded) from a fixed training set.
 """
 
 from __future__ import annotations
@@ -37,8 +48,6 @@ __all__ = [
     "bat_accuracy",
     "tagger_run",
     "train_tagger",
-    "compare_directions",
-    "depth_sweep",
     "format_runs",
 ]
 
@@ -199,41 +208,6 @@ def train_tagger(
                     clip_norm=1.0, seed=seed, progress=False, eval_every=eval_every,
                     evaluate_fn=lambda trained: bat_accuracy(trained, data))
     return tagger_run(model, history, data, seed)
-
-
-def compare_directions(
-    data: TaggingData,
-    seeds: Sequence[int] = (0, 1),
-    one_directional_hidden: int = 37,  # about as many parameters as ...
-    bidirectional_hidden: int = 24,  # ... two directions of 24 units
-    **training: object,
-) -> list[TaggerRun]:
-    """A one-directional and a bidirectional one-layer tagger of similar size, per seed.
-
-    Returns the runs in the order (uni, bi) for each seed; ``training`` goes to `train_tagger`.
-    """
-    runs = []
-    for seed in seeds:
-        runs.append(train_tagger(data, one_directional_hidden, bidirectional=False, seed=seed, **training))
-        runs.append(train_tagger(data, bidirectional_hidden, bidirectional=True, seed=seed, **training))
-    return runs
-
-
-def depth_sweep(
-    data: TaggingData,
-    depths: Sequence[int] = (1, 2, 3),
-    hidden_size: int = 24,
-    bidirectional: bool = True,
-    dropout: float = 0.0,
-    seed: int = 0,
-    **training: object,
-) -> list[TaggerRun]:
-    """The same tagger with each number of stacked layers in ``depths`` (same seed, same steps)."""
-    return [
-        train_tagger(data, hidden_size, num_layers=depth, bidirectional=bidirectional,
-                     dropout=dropout if depth > 1 else 0.0, seed=seed, **training)
-        for depth in depths
-    ]
 
 
 def _steps_text(steps: int | None) -> str:

@@ -23,13 +23,27 @@ The forecasters:
 - **RNN, GRU, LSTM**: `course_pkg.models.sequence_regressor.SequenceRegressor` reading the window
   one value per step and predicting the next value from its last state, trained on the windows
   of the training years with the mean squared one-step error (Adam, full batch, a fixed number
-  of steps: the same budget for every cell and seed).
+  of steps: the same budget for every cell and seed), keeping the weights with the lowest
+  one-step error on the validation years (`BestWeights`).
 
-All of them work on the standardised series (`course_pkg.data.time_series.Standardiser`, fitted
-on the training years); errors are reported in the original units (sunspot number), as the mean
-absolute error (MAE) and the root mean squared error (RMSE) over the test years, per horizon.
-A forecast of test year t at horizon h starts from origin ``o = t - h`` and uses the observed
-values up to year o only.
+The chapter assembles each recurrent run on the page from these parts::
+
+    x = as_sequences(train_inputs)                    # (W, N, 1); targets y (N, 1)
+    torch.manual_seed(seed)
+    model = SequenceRegressor(cell, input_size=1, hidden_size=H, output_size=1)
+    best = BestWeights(lambda m: one_step_mse(sequence_predictor(m, W), *validation_windows))
+    history = train(model, lambda: (x, y), mse_loss_fn, torch.optim.Adam(...), steps,
+                    clip_norm=1.0, seed=seed, eval_every=10, evaluate_fn=best)
+    best.restore(model)
+    run = recurrent_run(model, history, best, W, seed)
+
+and `train_recurrent_forecaster` is those lines as one function (the exercises call it).
+
+All of them work on the standardised series (`course_pkg.data.forecasting.prepare_series`,
+scaled with the training years); errors are reported in the original units (sunspot number), as
+the mean absolute error (MAE) and the root mean squared error (RMSE) over the test years, per
+horizon. A forecast of test year t at horizon h starts from origin ``o = t - h`` and uses the
+observed values up to year o only.
 """
 
 from __future__ import annotations
@@ -39,29 +53,25 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from course_pkg.data.time_series import (
-    Standardiser,
-    TimeSeries,
-    chronological_split,
-    load_sunspots,
-    sliding_windows,
-)
+from course_pkg.data.forecasting import ForecastData, as_sequences
 from course_pkg.models.autoregressive import AutoRegression
 from course_pkg.models.parameter_count import count_parameters
 from course_pkg.models.sequence_regressor import SequenceRegressor
-from course_pkg.training import History, train
+from course_pkg.training import BestWeights, History, train
 from course_pkg.validation import require_ndim, require_positive_int, require_seeds
 
 __all__ = [
     "Predictor",
-    "ForecastData",
-    "prepare_series",
     "persistence",
     "seasonal_naive",
+    "one_step_mse",
     "choose_ar_order",
     "ar_predictor",
+    "sequence_predictor",
     "RecurrentRun",
+    "recurrent_run",
     "train_recurrent_forecaster",
     "recurrent_predictor",
     "recursive_forecast",
@@ -71,33 +81,6 @@ __all__ = [
 ]
 
 Predictor = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass
-class ForecastData:
-    """A series, its chronological split and the standardised values."""
-
-    series: TimeSeries
-    train: slice
-    validation: slice
-    test: slice
-    scaler: Standardiser
-    z: np.ndarray  # (N,) standardised with the training part's mean and std
-
-    def years(self, part: slice) -> np.ndarray:
-        return self.series.years[part]
-
-
-def prepare_series(series: TimeSeries | None = None, validation: int = 40,
-                   test: int = 40) -> ForecastData:
-    """Split ``series`` (default: `load_sunspots`) chronologically and standardise it with the
-    training part's mean and standard deviation."""
-    series = load_sunspots() if series is None else series
-    train_part, validation_part, test_part = chronological_split(len(series.values),
-                                                                  validation, test)
-    scaler = Standardiser().fit(series.values[train_part])
-    return ForecastData(series, train_part, validation_part, test_part, scaler,
-                        scaler.transform(series.values))
 
 
 def _windows(windows) -> np.ndarray:
@@ -124,28 +107,53 @@ def seasonal_naive(period: int) -> Predictor:
     return predict
 
 
+def one_step_mse(predict_next: Predictor, inputs, targets) -> float:
+    """``mean((predict_next(inputs) - targets)^2)`` in float64: the one-step error of a predictor
+    on windows ``inputs`` (N, W) and their next values ``targets`` (N,)."""
+    targets = np.asarray(targets, dtype=np.float64)
+    require_ndim("targets", targets, 1, "(N,) the value after each window")
+    if len(targets) != len(_windows(inputs)):
+        raise ValueError(f"targets: expected one value per window ({len(inputs)}), "
+                         f"got {len(targets)}")
+    return float(np.mean((predict_next(inputs) - targets) ** 2))
+
+
 def choose_ar_order(data: ForecastData, orders: Sequence[int]) -> tuple[int, dict[int, float]]:
     """Fit AR(p) on the training years for each p in ``orders`` and return the p with the
     smallest one-step mean squared error on the validation years, and every p's error
     (standardised units). Validation windows may reach back into the training years."""
     errors = {}
-    start = data.validation.start
     for p in orders:
         require_positive_int("order", p)
-        inputs, targets = sliding_windows(data.z[data.train], p)
-        model = AutoRegression(p).fit(inputs, targets)
-        # windows ending just before each validation year
-        val_inputs = np.stack([data.z[t - p:t] for t in range(start, data.validation.stop)])
-        errors[p] = float(np.mean((model.predict(val_inputs) - data.z[data.validation]) ** 2))
+        model = AutoRegression(p).fit(*data.windows(data.train, p))
+        errors[p] = one_step_mse(model.predict, *data.windows(data.validation, p))
     best = min(errors, key=errors.get)
     return best, errors
 
 
 def ar_predictor(data: ForecastData, order: int) -> tuple[Predictor, AutoRegression]:
     """AR(``order``) fitted by least squares on the training years' windows."""
-    inputs, targets = sliding_windows(data.z[data.train], order)
-    model = AutoRegression(order).fit(inputs, targets)
+    model = AutoRegression(order).fit(*data.windows(data.train, order))
     return model.predict, model
+
+
+def sequence_predictor(model: SequenceRegressor, window: int) -> Predictor:
+    """A network that maps (W, B, 1) to (B, 1) as a one-step predictor: windows (B, >= window)
+    -> next values (B,) float64, read from the last ``window`` columns, in eval mode, without
+    gradients."""
+    require_positive_int("window", window)
+
+    def predict(windows):
+        windows = _windows(windows)
+        if windows.shape[1] < window:
+            raise ValueError(f"windows: expected at least window = {window} columns, "
+                             f"got shape {windows.shape}")
+        model.eval()
+        with torch.no_grad():
+            out = model(as_sequences(windows[:, -window:]))  # (B, 1)
+        return out[:, 0].double().numpy()
+
+    return predict
 
 
 @dataclass
@@ -163,16 +171,16 @@ class RecurrentRun:
     validation_curve: list = field(default_factory=list)  # (step, validation MSE) pairs
 
 
-def _as_sequences(windows: np.ndarray) -> torch.Tensor:
-    """(B, W) windows -> (W, B, 1) float32 time-major input."""
-    return torch.as_tensor(windows.T[:, :, None], dtype=torch.float32)
-
-
-def _validation_mse(data: ForecastData, run: RecurrentRun) -> float:
-    """One-step mean squared error on the validation years (standardised units)."""
-    inputs = np.stack([data.z[t - run.window:t]
-                       for t in range(data.validation.start, data.validation.stop)])
-    return float(np.mean((recurrent_predictor(run)(inputs) - data.z[data.validation]) ** 2))
+def recurrent_run(model: SequenceRegressor, history: History, best: BestWeights, window: int,
+                  seed: int) -> RecurrentRun:
+    """The `RecurrentRun` record of a forecaster trained by `course_pkg.training.train` with
+    ``evaluate_fn=best``: its validation curve, and the step and error of the kept weights."""
+    if best.index is None or best.calls != len(history.eval_steps):
+        raise ValueError("best: expected the BestWeights that train called at every evaluation "
+                         f"of history ({len(history.eval_steps)}), got {best.calls} calls")
+    return RecurrentRun(model.cell, seed, model, history, window, count_parameters(model),
+                        validation_mse=best.value, best_step=history.eval_steps[best.index],
+                        validation_curve=list(zip(history.eval_steps, history.eval_losses)))
 
 
 def train_recurrent_forecaster(data: ForecastData, cell: str, hidden_size: int,
@@ -183,53 +191,33 @@ def train_recurrent_forecaster(data: ForecastData, cell: str, hidden_size: int,
     """Train a `SequenceRegressor` (input size 1) on every window of the training years, full
     batch, one-step mean squared error, for ``steps`` Adam steps (clipping at norm 1).
 
-    Every ``eval_every`` steps the one-step error on the validation years is measured, and the
-    weights with the smallest one are kept (early stopping by checkpoint: the validation years
-    choose the model, the test years are never looked at)."""
+    Before the first step and every ``eval_every`` steps the one-step error on the validation
+    years is measured, and the weights with the smallest one are kept (`BestWeights`: early
+    stopping by checkpoint; the validation years choose the model, the test years are never
+    looked at). The chapter writes these lines out on its page."""
     require_positive_int("window", window)
     require_positive_int("steps", steps)
     require_positive_int("eval_every", eval_every)
     require_seeds([seed])
-    inputs, targets = sliding_windows(data.z[data.train], window)
-    x = _as_sequences(inputs)  # (W, N, 1)
-    y = torch.as_tensor(targets, dtype=torch.float32)[:, None]  # (N, 1)
+    train_inputs, train_targets = data.windows(data.train, window)
+    x = as_sequences(train_inputs)  # (W, N, 1)
+    y = torch.as_tensor(train_targets, dtype=torch.float32)[:, None]  # (N, 1)
+    validation_windows = data.windows(data.validation, window)  # (V, W), (V,)
     torch.manual_seed(seed)
     model = SequenceRegressor(cell, input_size=1, hidden_size=hidden_size, output_size=1)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    run = RecurrentRun(cell, seed, model, History(), window, count_parameters(model))
-    best_state, best_step = None, 0
-    for done in range(0, steps, eval_every):
-        chunk = train(model, lambda: (x, y),
-                      lambda m, batch: torch.nn.functional.mse_loss(m(batch[0]), batch[1]),
-                      optimizer, min(eval_every, steps - done), clip_norm=1.0,
-                      seed=seed if done == 0 else None, progress=False)
-        run.history.losses += chunk.losses
-        run.history.grad_norms += chunk.grad_norms
-        run.history.seconds += chunk.seconds
-        mse = _validation_mse(data, run)
-        run.validation_curve.append((done + len(chunk.losses), mse))
-        if mse < run.validation_mse or best_state is None:
-            run.validation_mse, best_step = mse, done + len(chunk.losses)
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    run.best_step = best_step
-    return run
+    best = BestWeights(lambda m: one_step_mse(sequence_predictor(m, window), *validation_windows))
+    history = train(model, lambda: (x, y), lambda m, batch: F.mse_loss(m(batch[0]), batch[1]),
+                    optimizer, steps, clip_norm=1.0, seed=seed, progress=False,
+                    eval_every=eval_every, evaluate_fn=best)
+    best.restore(model)
+    return recurrent_run(model, history, best, window, seed)
 
 
 def recurrent_predictor(run: RecurrentRun) -> Predictor:
-    """The trained network as a one-step predictor over the last ``run.window`` values."""
-
-    def predict(windows):
-        windows = _windows(windows)
-        if windows.shape[1] < run.window:
-            raise ValueError(f"windows: expected at least window = {run.window} columns, "
-                             f"got shape {windows.shape}")
-        run.model.eval()
-        with torch.no_grad():
-            out = run.model(_as_sequences(windows[:, -run.window:]))  # (B, 1)
-        return out[:, 0].double().numpy()
-
-    return predict
+    """The trained network of ``run`` as a one-step predictor over its last ``run.window``
+    values (`sequence_predictor`)."""
+    return sequence_predictor(run.model, run.window)
 
 
 def recursive_forecast(predict_next: Predictor, windows, horizon: int) -> np.ndarray:

@@ -20,8 +20,8 @@ from typing import Mapping, Sequence
 import ipywidgets as widgets
 import numpy as np
 
+from course_pkg.data.forecasting import ForecastData
 from course_pkg.experiments.sunspot_forecasting import (
-    ForecastData,
     HorizonForecasts,
     forecast_test_years,
     horizon_errors,
