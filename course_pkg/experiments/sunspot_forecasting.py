@@ -83,9 +83,14 @@ __all__ = [
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
-def _windows(windows) -> np.ndarray:
+def _windows(windows, columns: int = 1, reason: str = "") -> np.ndarray:
+    """``windows`` as a (B, W) float64 array with W >= ``columns`` (``reason`` names why)."""
     require_ndim("windows", windows, 2, "(B, W) past values, oldest first")
-    return np.asarray(windows, dtype=np.float64)
+    windows = np.asarray(windows, dtype=np.float64)
+    if windows.shape[1] < columns:
+        raise ValueError(f"windows: expected at least {reason} = {columns} columns, "
+                         f"got shape {windows.shape}")
+    return windows
 
 
 def persistence() -> Predictor:
@@ -98,10 +103,7 @@ def seasonal_naive(period: int) -> Predictor:
     require_positive_int("period", period)
 
     def predict(windows):
-        windows = _windows(windows)
-        if windows.shape[1] < period:
-            raise ValueError(f"windows: expected at least period = {period} columns, "
-                             f"got shape {windows.shape}")
+        windows = _windows(windows, period, "period")
         return windows[:, -period]
 
     return predict
@@ -144,10 +146,7 @@ def sequence_predictor(model: SequenceRegressor, window: int) -> Predictor:
     require_positive_int("window", window)
 
     def predict(windows):
-        windows = _windows(windows)
-        if windows.shape[1] < window:
-            raise ValueError(f"windows: expected at least window = {window} columns, "
-                             f"got shape {windows.shape}")
+        windows = _windows(windows, window, "window")
         model.eval()
         with torch.no_grad():
             out = model(as_sequences(windows[:, -window:]))  # (B, 1)
