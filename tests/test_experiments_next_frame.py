@@ -12,12 +12,12 @@ from course_pkg.experiments.next_frame import (
     matching_hidden_size,
     next_frame_loss,
     next_frame_mse,
-    parameter_count,
     predicted_frames,
     run_next_frame_experiment,
     score_next_frame,
 )
 from course_pkg.models.image_sequence import ConvLSTMFramePredictor, FullyConnectedFramePredictor
+from course_pkg.models.parameter_count import count_parameters
 from course_pkg.nn.convlstm import ConvLSTMCell
 from course_pkg.training import random_minibatches, train
 
@@ -25,14 +25,14 @@ from course_pkg.training import random_minibatches, train
 def test_fc_parameter_formula_matches_the_model():
     for size, hidden in ((4, 3), (16, 7), (8, 20)):
         model = FullyConnectedFramePredictor(size, 1, hidden)
-        assert fc_lstm_parameter_count(size, hidden) == parameter_count(model)
+        assert fc_lstm_parameter_count(size, hidden) == count_parameters(model)
 
 
 def test_convlstm_parameter_count_by_hand():
     f, k = 16, 3
     model = ConvLSTMFramePredictor(1, f, k)
     by_hand = 4 * f * 1 * k * k + 4 * f * f * k * k + 2 * 4 * f + f + 1
-    assert parameter_count(model) == by_hand
+    assert count_parameters(model) == by_hand
 
 
 def test_matching_hidden_size_is_the_closest():
@@ -152,7 +152,7 @@ def test_the_chapters_recipe_reproduces_the_experiment():
     test_frames = moving_shapes(4, 5, size=8, seed=6)
     torch.manual_seed(5)
     conv = ConvLSTMFramePredictor(1, hidden_channels=4, kernel_size=3)
-    fc_hidden = matching_hidden_size(parameter_count(conv), frame_size=8)
+    fc_hidden = matching_hidden_size(count_parameters(conv), frame_size=8)
     torch.manual_seed(5)
     fc = FullyConnectedFramePredictor(8, 1, hidden_size=fc_hidden)
     models, losses = {"ConvLSTM": conv, "FC-LSTM": fc}, {}

@@ -41,22 +41,16 @@ from course_pkg.models.image_sequence import (
     copy_last_frame,
     require_video,
 )
+from course_pkg.models.parameter_count import count_parameters
 from course_pkg.nn.convlstm import ConvLSTMCell
 from course_pkg.training import evaluating, random_minibatches, train
 from course_pkg.validation import require_floating, require_positive_int
 
-__all__ = ["parameter_count", "fc_lstm_parameter_count", "matching_hidden_size",
+__all__ = ["fc_lstm_parameter_count", "matching_hidden_size",
            "convlstm_as_lstm_cell", "next_frame_loss", "predicted_frames", "next_frame_mse",
            "NextFrameResult", "score_next_frame", "run_next_frame_experiment", "MODEL_NAMES"]
 
 MODEL_NAMES = ("ConvLSTM", "FC-LSTM", "copy last frame")
-
-
-def parameter_count(model: nn.Module) -> int:
-    """The number of trainable numbers in ``model``."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def fc_lstm_parameter_count(frame_size: int, hidden_size: int, in_channels: int = 1) -> int:
@@ -177,7 +171,7 @@ def score_next_frame(models: dict, losses: dict, test_frames: Tensor) -> NextFra
     result = NextFrameResult(models=models, parameters={}, test_mse={}, losses=dict(losses),
                              test_frames=test_frames)
     for name, model in models.items():
-        result.parameters[name] = parameter_count(model)
+        result.parameters[name] = count_parameters(model)
         result.predictions[name] = predicted_frames(model, test_frames)   # (T-1, B, C, H, W)
     result.parameters["copy last frame"] = 0
     result.predictions["copy last frame"] = predicted_frames(None, test_frames)
@@ -205,7 +199,7 @@ def run_next_frame_experiment(steps: int = 300, batch_size: int = 16, num_frames
 
     torch.manual_seed(seed)
     conv = ConvLSTMFramePredictor(1, hidden_channels, kernel_size)
-    fc_hidden = matching_hidden_size(parameter_count(conv), frame_size)
+    fc_hidden = matching_hidden_size(count_parameters(conv), frame_size)
     torch.manual_seed(seed)
     fc = FullyConnectedFramePredictor(frame_size, 1, fc_hidden)
     models, losses = {"ConvLSTM": conv, "FC-LSTM": fc}, {}
