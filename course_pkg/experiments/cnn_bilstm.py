@@ -48,6 +48,7 @@ from course_pkg.data.entity_tagging import (
 )
 from course_pkg.models.char_cnn_tagger import CharCNNTagger
 from course_pkg.models.image_sequence import FrameSequenceClassifier, ImageCaptioner
+from course_pkg.models.parameter_count import count_parameters
 from course_pkg.models.per_frame_classifier import PerFrameClassifier
 from course_pkg.training import History, random_minibatches, train
 from course_pkg.validation import (
@@ -113,8 +114,16 @@ class EntityTaggerRun:
     valid_f1: float             # span F1 on the valid split
     test_kind_f1: dict[str, float]   # test span F1 per entity type, "PER" and "LOC"
     parameters: int
-    seconds: float              # training wall time
-    losses: list[float] = field(default_factory=list)
+    history: History            # the training run: losses, gradient norms, seconds
+
+    @property
+    def seconds(self) -> float:
+        """Training wall time (the steps only)."""
+        return self.history.seconds
+
+    @property
+    def losses(self) -> list[float]:
+        return self.history.losses
 
 
 @dataclass
@@ -186,8 +195,8 @@ def tagger_loss(data: EntityTaggingData):
 def score_tagger(model: CharCNNTagger, model_key: str, seed: int, history: History,
                  valid_data: EntityTaggingData, test_data: EntityTaggingData) -> EntityTaggerRun:
     """The :class:`EntityTaggerRun` of a trained tagger: span F1 on ``valid_data`` and
-    ``test_data`` (and per entity type on the test split), its size, and the training time and
-    losses from its ``history``."""
+    ``test_data`` (and per entity type on the test split), its size, and its training
+    ``history``."""
     test_predicted = predict_tags(model, test_data)
     gold = test_data.tag_sequences
     return EntityTaggerRun(
@@ -195,8 +204,7 @@ def score_tagger(model: CharCNNTagger, model_key: str, seed: int, history: Histo
         test_f1=span_f1(gold, test_predicted).f1,
         valid_f1=span_f1(valid_data.tag_sequences, predict_tags(model, valid_data)).f1,
         test_kind_f1={kind: kind_f1(gold, test_predicted, kind) for kind in ENTITY_KINDS},
-        parameters=sum(p.numel() for p in model.parameters()),
-        seconds=history.seconds, losses=list(history.losses))
+        parameters=count_parameters(model), history=history)
 
 
 def tagger_comparison(runs: Sequence[EntityTaggerRun], models: dict,
@@ -301,7 +309,11 @@ class FrameRun:
     seed: int
     accuracy: float       # on held-out sequences, frames t >= delay
     parameters: int
-    losses: list[float] = field(default_factory=list)
+    history: History      # the training run
+
+    @property
+    def losses(self) -> list[float]:
+        return self.history.losses
 
 
 def delayed_targets(digits: Tensor, delay: int) -> tuple[Tensor, Tensor]:
@@ -336,14 +348,13 @@ def score_frame_model(model: nn.Module, model_key: str, delay: int, seed: int, h
                       frames: Tensor, targets: Tensor, mask: Tensor) -> FrameRun:
     """The :class:`FrameRun` of a trained frame model: its accuracy (argmax per frame, in eval
     mode) on the held-out ``frames`` (T, N, C, S, S) against ``targets`` (T, N) where ``mask``
-    (T, N) is True, its size and the training losses from its ``history``."""
+    (T, N) is True, its size and its training ``history``."""
     if model_key not in FRAME_MODELS:
         raise ValueError(f"model_key: expected one of {list(FRAME_MODELS)}, got {model_key!r}")
     model.eval()
     predicted = model(frames).argmax(dim=2)                               # (T, N)
     accuracy = (predicted == targets)[mask].float().mean().item()
-    return FrameRun(model_key, delay, seed, accuracy,
-                    sum(p.numel() for p in model.parameters()), list(history.losses))
+    return FrameRun(model_key, delay, seed, accuracy, count_parameters(model), history)
 
 
 def compare_frame_models(seeds: Sequence[int] = (0, 1), delays: Sequence[int] = (0, 2),
@@ -435,7 +446,11 @@ class CaptionRun:
     test_images: Tensor         # (N, 1, 2S, 2S) the test pictures
     test_digits: Tensor         # (2, N) their digits
     written: Tensor             # (2, N) the greedy captions
-    losses: list[float] = field(default_factory=list)
+    history: History            # the training run
+
+    @property
+    def losses(self) -> list[float]:
+        return self.history.losses
 
 
 def caption_two_digit_numbers(seeds: Sequence[int] = (0,), num_train: int = 2048,
@@ -463,13 +478,13 @@ def caption_two_digit_numbers(seeds: Sequence[int] = (0,), num_train: int = 2048
             return F.cross_entropy(logits.flatten(0, 1), digits[:, rows].flatten())
 
         optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-        losses = train(model, random_minibatches(num_train, batch_size, seed), loss_fn,
-                       optimizer, steps, progress=False).losses
+        history = train(model, random_minibatches(num_train, batch_size, seed), loss_fn,
+                        optimizer, steps, progress=False)
         model.eval()
         test_images, test_digits = two_digit_images(num_test, seed=seed + 1000)
         written = model.generate(test_images, CAPTION_START, max_length=2)   # (2, N)
         right = written == test_digits                                     # (2, N)
         runs.append(CaptionRun(seed, right.all(dim=0).float().mean().item(),
                                right.float().mean(dim=1).tolist(), test_images, test_digits,
-                               written, losses))
+                               written, history))
     return runs
