@@ -43,7 +43,9 @@ $(ASSETS_STAMP): scripts/fetch_web_assets.sh
 book: $(SETUP_STAMP) $(ASSETS_STAMP)
 	mkdir -p $(MPLCONFIGDIR) $(IPYTHONDIR) $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR)
 	# One OpenMP thread: the chapters' models are tiny, and two threads on two cores shared with
-	# Sphinx and the kernel slowed chapter 4 from 16 s to over 3 minutes (measured).
+	# Sphinx and the kernel slowed chapter 4 from 16 s to over 3 minutes (measured). Instead, the
+	# chapters execute into the build's cache one per core first; the build then finds them there.
+	OMP_NUM_THREADS=1 COURSE_WIDGETS=static $(VENV)/bin/python scripts/execute_chapters.py
 	OMP_NUM_THREADS=1 COURSE_WIDGETS=static $(VENV)/bin/jupyter-book build -W -n --keep-going .
 
 # Work in the book: JupyterLab on 127.0.0.1 opening book/, chapters open as notebooks (jupytext),
