@@ -16,7 +16,7 @@ weight) of a one-layer LSTM on the same data and weights, for
 
 and, where CUDA is available, the course's LSTM on the GPU against ``torch.nn.LSTM`` (cuDNN).
 The implementations take turns (each repeat runs each once, in an order shuffled for that
-repeat: `course_pkg.experiments.timing`), so a change in the machine's load hits all of them
+repeat: `course_pkg.timing`), so a change in the machine's load hits all of them
 alike; the tables show medians and the ratios to ``torch.nn.LSTM``. Nothing here needs a GPU.
 The fast path is CPU-only, so on a GPU the course's LSTM runs step by step.
 
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     import torch
 
     import course_pkg.nn
-    from course_pkg.experiments.timing import interleaved_times
+    from course_pkg.timing import interleaved_times
 
     torch.set_num_threads(args.threads)
     T, B, D, H = args.seq_len, args.batch, args.input_size, args.hidden_size

@@ -11,7 +11,7 @@ one-layer recurrent network at T=256 on the same input, for
 - ``torch.nn.LSTM``         PyTorch's fused LSTM (oneDNN on CPU in float32)
 
 The implementations take turns (each repeat runs each once, in an order shuffled for that
-repeat: `course_pkg.experiments.timing`), so a change in the machine's load hits all of them
+repeat: `course_pkg.timing`), so a change in the machine's load hits all of them
 alike. For each size the table shows medians, quartiles and each time divided by SRU's (so
 ``2.5x`` means 2.5 times slower than SRU).
 
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         os.environ[variable] = str(args.threads)
     import torch
 
-    from course_pkg.experiments.timing import interleaved_times
+    from course_pkg.timing import interleaved_times
     from course_pkg.nn.recurrent import LSTM
     from course_pkg.nn.sru import SRU as CourseSRU
     from course_pkg.nn.sru import SRUpp as CourseSRUpp

@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from course_pkg.experiments.timing import median_pass_seconds
+from course_pkg.timing import median_pass_seconds
 from course_pkg.models.self_attention import SelfAttentionBlock
 from course_pkg.nn.recurrent import LSTM
 from course_pkg.validation import require_choice, require_positive_int

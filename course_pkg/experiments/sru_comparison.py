@@ -23,7 +23,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from course_pkg.experiments.timing import median_pass_ratios, median_pass_seconds
+from course_pkg.timing import median_pass_ratios, median_pass_seconds
 from course_pkg.nn.recurrent import LSTM
 from course_pkg.nn.sru import SRU
 from course_pkg.validation import require_choice, require_positive_int
@@ -74,10 +74,10 @@ def time_forward_backward(lengths: Sequence[int] = (256,), batch_size: int = 8,
     ``torch.nn.LSTM`` (D = H = ``hidden_size``, float32) read the same input x (T, B, H); the
     backward pass starts from a fixed random upstream gradient and gives gradients for x and
     every weight. The three take turns, in an order shuffled afresh (seeded) for every repeat
-    by ``course_pkg.experiments.timing``, so a change in the machine's load hits all alike.
+    by ``course_pkg.timing``, so a change in the machine's load hits all alike.
     Returns ``{T: {name: median seconds}}`` with the names of ``TIMED_NAMES``; with
     ``relative_to`` (one of those names), ``{T: {name: median of t_name / t_relative_to}}``,
-    each ratio taken within one round (`course_pkg.experiments.timing.median_pass_ratios`).
+    each ratio taken within one round (`course_pkg.timing.median_pass_ratios`).
     """
     lengths = list(lengths)
     if not lengths:

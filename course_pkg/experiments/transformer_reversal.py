@@ -18,7 +18,7 @@ strings of length L:
   a time; the Transformer's decoder also re-reads its whole prefix at every step (no key-value
   cache), so its work per token grows with the position.
 
-The models take turns (`course_pkg.experiments.timing.interleaved_times`), and the median of the
+The models take turns (`course_pkg.timing.interleaved_times`), and the median of the
 repeats is kept. The clock is the CPU time of this process (``time.process_time``), so that
 other programs on a shared machine, which take the CPU away for a while, do not count; with
 torch on one thread it is the time the work itself took.
@@ -41,7 +41,7 @@ from course_pkg.experiments.seq2seq_reversal import (
     reversal_batches,
     reversal_loss,
 )
-from course_pkg.experiments.timing import interleaved_times
+from course_pkg.timing import interleaved_times
 from course_pkg.models.transformer import TransformerSeq2Seq
 from course_pkg.training import train
 from course_pkg.validation import require_positive_int

@@ -1,4 +1,4 @@
-"""course_pkg.experiments.timing: the models take turns in a shuffled order, the warm-up rounds
+"""course_pkg.timing: the models take turns in a shuffled order, the warm-up rounds
 are not timed, every pass runs the backward, ratios pair passes of the same round, and bad
 arguments are named."""
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_pkg.experiments.timing import (
+from course_pkg.timing import (
     interleaved_times,
     median_pass_ratios,
     median_pass_seconds,
