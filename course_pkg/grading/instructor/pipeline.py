@@ -4,8 +4,9 @@
 and one pathological submission (a kernel that cannot be stopped, a notebook file that is not
 JSON) ends it with exit status 1. This runner keeps nbgrader, but runs one
 ``nbgrader autograde <assignment> --student <id>`` per submission, ``--jobs`` at a time, each
-in a forked child of the runner (nbgrader is imported once, by the runner: that saves about
-2.5 s of start-up per submission), in its own session, with
+in a forked child of the runner (nbgrader, and what the judge needs, `preload_judge`, are
+imported once, by the runner: that saves seconds of start-up per submission), in its own
+session, with
 
 - a wall-clock limit (``--timeout``), after which it is killed with SIGKILL, kernel included;
 - an address-space limit (``RLIMIT_AS``, ``--memory-gb``), inherited by the kernel;
@@ -273,12 +274,15 @@ def _judge_config(app: Any, course: pathlib.Path, edition: pathlib.Path | None,
 
 def preload_judge() -> None:
     """Import, once in the runner, what the judge of every forked child would import again:
-    the judge and the grading engine (with torch), every spec module and every reference the
+    the judge and the grading engine (with torch and ``torch._dynamo``, which the first
+    optimizer a reference builds would import), every spec module and every reference the
     specs name, and nbformat's compiled validators of the current notebook format (strict and
     relaxed: nbgrader asks for both). A child then starts with them loaded (fork shares the
     pages), which saves about a second of CPU per submission. Nothing here runs student code or
     a test."""
     from nbformat import v4, validator
+
+    import torch._dynamo  # noqa: F401 (imported by torch.optim's first optimizer: seconds)
 
     from course_pkg.grading import kit, parts
     from course_pkg.grading.instructor import judge  # noqa: F401 (torch, the engine)
