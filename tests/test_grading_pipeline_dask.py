@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from course_builder import append, export_scores, make_submission, nbgrader, new_course
-from test_grading_pipeline_rnn_gated_lm import A1, EXPECTED_SCORES, SUBMISSIONS
+from rnn_gated_lm_class import A1, EXPECTED_SCORES, SUBMISSIONS
 
 from course_pkg.grading.instructor import pipeline
 

@@ -15,7 +15,7 @@ import pytest
 
 from course_builder import export_scores, nbgrader, new_course
 from postgres_cluster import postgres_url  # noqa: F401 (the fixture)
-from test_grading_pipeline_rnn_gated_lm import A1, EXPECTED_SCORES, SUBMISSIONS
+from rnn_gated_lm_class import A1, EXPECTED_SCORES, SUBMISSIONS
 
 from course_pkg.grading.instructor import pipeline
 

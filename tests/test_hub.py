@@ -53,8 +53,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-import test_grading_pipeline_rnn_gated_lm as pipeline_test
 from course_builder import grade_id, solution_code
+from rnn_gated_lm_class import EXPECTED_SCORES, FEEDBACK_MESSAGES, SUBMISSIONS
 
 pytestmark = pytest.mark.hub
 
@@ -68,10 +68,11 @@ ASSIGNMENT = "rnn_bptt"
 COURSE_SOURCE = ROOT / "assignments"
 
 # The two submissions, and the score and messages their feedback must show: those of
-# "solution" and "missing_bias" in the pipeline test (one table for both tests).
+# "solution" and "missing_bias" in rnn_gated_lm_class.py (one table for this and the pipeline
+# tests).
 KINDS = {"correct": "solution", "missing_bias": "missing_bias"}
-EXPECTED = {kind: (pipeline_test.EXPECTED_SCORES[(ASSIGNMENT, name)],
-                   list(pipeline_test.FEEDBACK_MESSAGES.get((ASSIGNMENT, name), [])))
+EXPECTED = {kind: (EXPECTED_SCORES[(ASSIGNMENT, name)],
+                   list(FEEDBACK_MESSAGES.get((ASSIGNMENT, name), [])))
             for kind, name in KINDS.items()}
 EXPECTED["correct"][1].extend(["rnn_step_forward: 2 / 2 points", "rnn_backward: 3 / 3 points"])
 # Lab settings of the test's users: no news pop-up over the Assignment List, no autosave racing
@@ -396,7 +397,7 @@ def answers(kind: str) -> dict[str, str]:
     source = nbformat.read(COURSE_SOURCE / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
     typed = {grade_id(c): solution_code(c.source) for c in source.cells
              if c.metadata.get("nbgrader", {}).get("solution")}
-    for cell_id, edit in pipeline_test.SUBMISSIONS[(ASSIGNMENT, KINDS[kind])].get(
+    for cell_id, edit in SUBMISSIONS[(ASSIGNMENT, KINDS[kind])].get(
             "edits", {}).items():
         typed[cell_id] = edit(typed[cell_id])
     return typed
