@@ -7,8 +7,11 @@ Every chapter of the book is backed by a reference implementation here. Sub-pack
   layers drop-in for ``torch.nn``, attention, ConvLSTM, Mogrifier, SRU, Transformer layers)
 - ``course_pkg.models``       the small models the chapters train, one module each
 - ``course_pkg.data``         the data sets and batch generators, all made offline
-- ``course_pkg.experiments``  per chapter topic: its losses, metrics, tables and the few recipes
-  the exercises call (the chapters assemble their experiments from these parts on the page)
+- ``course_pkg.tasks``        per task the chapters train on: its batches, loss, scores and table
+  (the chapters assemble their experiments from these parts on the page)
+- ``course_pkg.gradients``    BPTT checked against autograd, gradient flow, the error surface,
+  clipping runs (chapters 3 and 4)
+- ``course_pkg.layer_cost``   serial operations and measured time of recurrent and attention layers
 - ``course_pkg.widgets``      the interactive widgets the chapters show
 - ``course_pkg.grading``      the assignments' checks; ``grading.instructor``: the jailed runner
 
@@ -20,6 +23,7 @@ Modules:
 - ``course_pkg.batching``     padding, masks and packing of variable-length sequences
 - ``course_pkg.sampling``     temperature and top-k sampling, generation loops, beam search
 - ``course_pkg.timing``       models timed side by side, in shuffled turns
+- ``course_pkg.gate_traces``  every gate value of an LSTM or GRU layer at every step
 - ``course_pkg.validation``   the argument checks behind every error message
 - ``course_pkg.lab_includes`` the code of a chapter's ``literalinclude`` shown in JupyterLab
 - ``course_pkg.setup_notebook()``  the set-up call at the top of every chapter (threads, seeds,

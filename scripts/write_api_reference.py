@@ -21,9 +21,13 @@ GROUPS = [
      "course_pkg.nn."),
     ("Models", "Networks the chapters train, composed from the modules above.", "course_pkg.models."),
     ("Data", "Every data set of the course is generated in code or ships with Python.", "course_pkg.data."),
-    ("Training, sampling and batching", "", None),
-    ("Experiments", "The measured experiments of the chapters, as functions with seeds.",
-     "course_pkg.experiments."),
+    ("Training, sampling and other tools", "", None),
+    ("Tasks", "Per task the chapters train on: its batches, loss, scores and tables.",
+     "course_pkg.tasks."),
+    ("Gradients", "Backpropagation through time checked, and the gradient studied (chapters 3, 4).",
+     "course_pkg.gradients."),
+    ("Layer cost", "Serial operations and measured time of recurrent and attention layers.",
+     "course_pkg.layer_cost."),
     ("Widgets", "Each function returns an ipywidgets widget. In the static book its views are "
      "computed when it is built; in a live kernel its controls compute the view on demand "
      "(`course_pkg.widgets.live`).",

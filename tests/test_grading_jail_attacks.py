@@ -358,6 +358,18 @@ def test_pasted_reference_code_is_flagged_for_the_instructor(attacked):
     assert not any(r["student"] in ATTACKERS for r in rows if r["student"] != "executor")
 
 
+def test_the_student_edition_hides_the_books_experiment_parts(tmp_path):
+    # the task, gradient and layer-cost modules call and wrap the references: a submission
+    # must not find them (e.g. gradients.elman_bptt computes the rnn_bptt answers)
+    edition = jails.student_edition(tmp_path / "edition", ["course_pkg.numpy_rnn"])
+    assert set(jails.HIDDEN_ALWAYS) >= {"course_pkg.tasks", "course_pkg.gradients",
+                                        "course_pkg.layer_cost", "course_pkg.gate_traces"}
+    assert [p.name for p in (edition / "tasks").iterdir() if p.suffix == ".py"] == ["__init__.py"]
+    assert "raise ImportError" in (edition / "gate_traces.py").read_text()
+    sources = "".join(p.read_text() for p in edition.rglob("*.py"))
+    assert "def elman_gradients" not in sources and "def adding_loss" not in sources
+
+
 def test_the_jail_runs_as_nobody_without_the_instructors_environment(tmp_path):
     edition = jails.student_edition(tmp_path / "edition", ["course_pkg.numpy_rnn"])
     folder = tmp_path / "submission"

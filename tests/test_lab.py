@@ -302,7 +302,7 @@ def test_gru_chapter_live_widget_and_myst(lab, browser):
 
 
 def test_vanishing_gradients_chapter_live_widget_and_myst(lab, browser):
-    from course_pkg.experiments.gradient_flow import NONLINEARITIES, gradient_norm_over_time
+    from course_pkg.gradients.flow import NONLINEARITIES, gradient_norm_over_time
     from course_pkg.widgets.gradients import REPORTED_DISTANCES
 
     chapter = "book/part1/04_vanishing_gradients.md"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_pkg.experiments.gate_traces import gru_gate_trace
+from course_pkg.gate_traces import gru_gate_trace
 from course_pkg.models.hand_set_gru import (
     encode_words,
     memory_gru,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from course_pkg.data.algorithmic import START, digit_strings
-from course_pkg.experiments.seq2seq_reversal import reversal_loss
+from course_pkg.tasks.reversal import reversal_loss
 from course_pkg.models.transformer import TransformerCore, TransformerSeq2Seq
 from course_pkg.nn.multihead_attention import causal_mask, padding_mask
 

@@ -4,7 +4,7 @@ and RMSE, and bad input."""
 import numpy as np
 import pytest
 
-from course_pkg.experiments.sunspot_forecasting import HorizonForecasts
+from course_pkg.tasks.sunspots import HorizonForecasts
 from course_pkg.widgets.forecasting import forecast_widget
 
 
@@ -35,7 +35,7 @@ def test_live_forecasts_any_horizon_in_the_kernel(monkeypatch):
     the shown MAE/RMSE are recomputed here by feeding AR(2) forecasts back by hand."""
     from course_pkg.data.time_series import TimeSeries
     from course_pkg.data.forecasting import prepare_series
-    from course_pkg.experiments.sunspot_forecasting import (
+    from course_pkg.tasks.sunspots import (
         ar_predictor,
         forecast_test_years,
         persistence,

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
-from course_pkg.experiments.elman_bptt import autograd_gradients
-from course_pkg.experiments.gradient_clipping import exploding_network
-from course_pkg.experiments.gradient_flow import gradient_flow_network
+from course_pkg.gradients.elman_bptt import autograd_gradients
+from course_pkg.gradients.clipping_runs import exploding_network
+from course_pkg.gradients.flow import gradient_flow_network
 from course_pkg.widgets.gradients import (
     clipping_threshold_widget,
     spectral_radius_widget,

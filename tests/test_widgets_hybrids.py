@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from course_pkg.experiments.cnn_bilstm import TaggedExample
+from course_pkg.tasks.cnn_front_ends import TaggedExample
 from course_pkg.widgets.hybrids import tagged_sentence_html, tagged_sentences_widget
 
 
@@ -77,7 +77,7 @@ def test_widget_live_tags_a_new_test_sentence_with_the_taggers(monkeypatch):
     import torch
 
     from course_pkg.data.entity_tagging import encode_sentences, entity_sentences, entity_tagging
-    from course_pkg.experiments.cnn_bilstm import TAGGER_NAMES
+    from course_pkg.tasks.cnn_front_ends import TAGGER_NAMES
     from course_pkg.models.char_cnn_tagger import CharCNNTagger
 
     monkeypatch.setenv("COURSE_WIDGETS", "live")

@@ -4,7 +4,7 @@ computed in the test."""
 
 import pytest
 
-from course_pkg.experiments.limits_of_recurrence import TimingResult, time_recurrence_vs_attention
+from course_pkg.layer_cost.recurrence_vs_attention import TimingResult, time_recurrence_vs_attention
 from course_pkg.widgets.limits import cost_by_length_widget, timing_table_rows
 
 SECONDS = {16: {"course LSTM": 0.004, "torch.nn.LSTM": 0.001, "self-attention": 0.002},

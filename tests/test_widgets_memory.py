@@ -14,7 +14,7 @@ import torch
 
 from course_pkg.data.algorithmic import ntm_copy_task
 from course_pkg.data.babi import SENTENCE_WIDTH, VOCABULARY, encode_stories, generate_stories
-from course_pkg.experiments.ntm_copy import make_copy_lstm, make_ntm
+from course_pkg.tasks.ntm_copy import make_copy_lstm, make_ntm
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.widgets.memory import (
     ADDRESSING_SETTINGS,

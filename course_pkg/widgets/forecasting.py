@@ -3,14 +3,14 @@
 Each view shows, for one forecaster and one horizon h, the observed test years and the forecast
 of each of them made h years earlier (from the data up to year t - h only), with that
 combination's MAE and RMSE. The views come from
-`course_pkg.experiments.sunspot_forecasting.HorizonForecasts` computed by the chapter, and are
+`course_pkg.tasks.sunspots.HorizonForecasts` computed by the chapter, and are
 drawn once when the widget is built (`course_pkg.widgets.precomputed_grid`), so both sliders
 work in the static HTML book.
 
 In a live kernel (`course_pkg.widgets.live.widget_mode`), given each model's one-step
 ``predictors`` and the ``data``, the horizon slider takes any h from 1 to ``max_horizon`` and the
 chosen model's k-step forecasts are computed there, feeding its predictions back
-(`course_pkg.experiments.sunspot_forecasting.forecast_test_years`).
+(`course_pkg.tasks.sunspots.forecast_test_years`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from course_pkg.data.forecasting import ForecastData
-from course_pkg.experiments.sunspot_forecasting import (
+from course_pkg.tasks.sunspots import (
     HorizonForecasts,
     forecast_test_years,
     horizon_errors,

@@ -7,11 +7,11 @@
   table of each prediction's squared error on that frame.
 
 Predictions come as a dict ``name -> (T-1, B, 1, H, W)`` tensor in [0, 1] where entry ``t - 1``
-predicts frame ``t + 1`` (as `course_pkg.experiments.next_frame.predicted_frames` returns them).
+predicts frame ``t + 1`` (as `course_pkg.tasks.next_frame.predicted_frames` returns them).
 All views are computed when the widget is built (`precomputed_slider`), so the slider also
 works in the static HTML book. In a live kernel, given the trained ``models``, the widget has a
 second slider over every test video, and the models predict the chosen video's frames in the
-kernel (`course_pkg.experiments.next_frame.predicted_frames`).
+kernel (`course_pkg.tasks.next_frame.predicted_frames`).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _render_step(t: int, frames: Tensor, predictions: dict, example: int, errors
 
 
 def _live_next_frame_widget(frames: Tensor, names: list, models: dict, example: int):
-    from course_pkg.experiments.next_frame import predicted_frames
+    from course_pkg.tasks.next_frame import predicted_frames
 
     missing = [name for name in names if name not in models]
     if missing:

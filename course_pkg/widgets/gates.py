@@ -4,7 +4,7 @@
   the input, forget and output gates of every unit of an LSTM (`SequenceRegressor` with
   ``cell="lstm"``, trained or not) at every time step, its cell states, and a table of the gate
   values at the two marked steps and elsewhere, averaged over the units and for the unit that
-  stored the first marked value (`course_pkg.experiments.gate_traces.lstm_gate_trace`).
+  stored the first marked value (`course_pkg.gate_traces.lstm_gate_trace`).
 - :func:`gru_memory_widget` (chapter 6): a slider over the bias of a GRU's update gate; each view
   shows how long a one-unit GRU (`course_pkg.models.hand_set_gru.memory_gru`) holds a stored
   value when ``z = sigmoid(bias)``, with the number of steps measured until it falls below one
@@ -133,7 +133,7 @@ def lstm_gates_widget(model, num_examples: int = 5, length: int = 50, seed: int 
     unit stays the one found on the ``num_examples`` sequences above.
     """
     from course_pkg.data.synthetic import adding_problem
-    from course_pkg.experiments.gate_traces import lstm_gate_trace
+    from course_pkg.gate_traces import lstm_gate_trace
 
     if getattr(model, "cell", None) != "lstm":
         raise TypeError(f"model: expected a SequenceRegressor with cell='lstm', got "

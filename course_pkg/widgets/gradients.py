@@ -1,12 +1,12 @@
 """Widgets of chapters 3 and 4: where the gradient goes in time, and what clipping does.
 
 - :func:`truncation_widget` (chapter 3): the truncation window of BPTT -> which input steps
-  receive gradient from which loss term (`course_pkg.experiments.elman_bptt.input_gradient_map`).
+  receive gradient from which loss term (`course_pkg.gradients.elman_bptt.input_gradient_map`).
 - :func:`spectral_radius_widget` (chapter 4): the scale of ``W_hh`` -> ``||dh_T/dh_{T-k}||``
-  against the distance k (`course_pkg.experiments.gradient_flow.gradient_norm_over_time`).
+  against the distance k (`course_pkg.gradients.flow.gradient_norm_over_time`).
 - :func:`clipping_threshold_widget` (chapter 4): the gradient-clipping threshold -> the
   training curve of an RNN whose gradients explode
-  (`course_pkg.experiments.gradient_clipping.clipping_run`).
+  (`course_pkg.gradients.clipping_runs.clipping_run`).
 
 All views are computed once when the widget is built (`precomputed_slider`), so the sliders also
 work in the static HTML book.
@@ -50,7 +50,7 @@ def truncation_problem(length=24, seed=0):
     An Elman network with D = 3 inputs, H = 8 tanh units and O = 2 outputs
     (`init_elman_weights`), a batch of 4 random sequences of ``length`` steps, random targets.
     """
-    from course_pkg.experiments.elman_bptt import init_elman_weights
+    from course_pkg.gradients.elman_bptt import init_elman_weights
     from course_pkg.validation import require_positive_int
 
     require_positive_int("length", length)
@@ -64,7 +64,7 @@ def truncation_problem(length=24, seed=0):
 def _render_window(window, weights, x, targets):
     import matplotlib.pyplot as plt
 
-    from course_pkg.experiments.elman_bptt import elman_gradients, input_gradient_map
+    from course_pkg.gradients.elman_bptt import elman_gradients, input_gradient_map
 
     T = x.shape[0]
     grid = input_gradient_map(weights, x, targets, window=window)  # (T, T)
@@ -126,7 +126,7 @@ REPORTED_DISTANCES = (1, 10, 30, 60)
 def _render_radius(radius, num_steps, hidden_size, seed):
     import matplotlib.pyplot as plt
 
-    from course_pkg.experiments.gradient_flow import NONLINEARITIES, gradient_norm_over_time
+    from course_pkg.gradients.flow import NONLINEARITIES, gradient_norm_over_time
 
     norms = {f: gradient_norm_over_time(radius, f, num_steps, hidden_size, seed=seed)
              for f in NONLINEARITIES}
@@ -171,7 +171,7 @@ def spectral_radius_widget(radii=(0.5, 0.9, 1.0, 1.1, 1.5, 2.0), num_steps=60,
 def _render_threshold(clip_norm, history, steps):
     import matplotlib.pyplot as plt
 
-    from course_pkg.experiments.gradient_clipping import first_nonfinite_step
+    from course_pkg.gradients.clipping_runs import first_nonfinite_step
 
     losses = np.array(history.losses)
     blown = first_nonfinite_step(history.losses)
@@ -204,12 +204,12 @@ def clipping_threshold_widget(thresholds: Sequence[float | None] = (None, 10.0, 
                               steps=100, hidden_size=64, seed=0):
     """A slider over the clipping threshold (None: no clipping) of an exploding tanh RNN.
 
-    Each view is the training curve of `course_pkg.experiments.gradient_clipping.clipping_run`
+    Each view is the training curve of `course_pkg.gradients.clipping_runs.clipping_run`
     with that threshold (same initial weights and batches for all) and a table: steps run,
     the first non-finite step, the last loss, the largest gradient norm, the share of steps
     that were clipped.
     """
-    from course_pkg.experiments.gradient_clipping import clipping_run
+    from course_pkg.gradients.clipping_runs import clipping_run
 
     thresholds = _check_options("thresholds", thresholds, allow_none=True)
     labels = ["none" if c is None else f"{c:g}" for c in thresholds]

@@ -3,14 +3,14 @@
 
 Each view of the slider is one sentence from the test split of the entity-tagging task (names
 never seen in training), as an HTML table: a column per token, a row for the words, the gold BIO
-tags and each tagger's predicted tags (`course_pkg.experiments.cnn_bilstm.compare_taggers`). A
+tags and each tagger's predicted tags (`course_pkg.tasks.cnn_front_ends.compare_taggers`). A
 wrong tag is marked in red (class ``tag-error``); a word missing from the training vocabulary,
 which the word embedding sees as ``<unk>``, is underlined and starred.
 
 In a live kernel (`course_pkg.widgets.live.widget_mode`), given the trained taggers
 (``TaggerComparison.models`` and ``.vocabularies``), the slider picks any test sentence by its
 seed, ``entity_sentences(1, "test", seed)`` (seed 0 is the first sentence above), and both
-taggers tag it in the kernel (`course_pkg.experiments.cnn_bilstm.tag_sentence`).
+taggers tag it in the kernel (`course_pkg.tasks.cnn_front_ends.tag_sentence`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Sequence
 
 import ipywidgets as widgets
 
-from course_pkg.experiments.cnn_bilstm import TAGGER_NAMES, TaggedExample
+from course_pkg.tasks.cnn_front_ends import TAGGER_NAMES, TaggedExample
 from course_pkg.validation import require_positive_int
 from course_pkg.widgets.html_table import Cell, html_table
 from course_pkg.widgets.live import LiveRange, live_controls, widget_mode
@@ -85,7 +85,7 @@ def tagged_sentences_widget(examples: Sequence[TaggedExample],
                          f"vocabularies={type(vocabularies).__name__}")
     if models is not None and widget_mode() == "live":
         from course_pkg.data.entity_tagging import entity_sentences
-        from course_pkg.experiments.cnn_bilstm import tag_sentence
+        from course_pkg.tasks.cnn_front_ends import tag_sentence
 
         def render(seed):
             (words,), (gold,) = entity_sentences(1, "test", seed=seed)

@@ -1,7 +1,7 @@
 """The cost-of-recurrence widget of chapter 18: a slider over the sequence length T.
 
 Each view shows, for one measured T of a
-`course_pkg.experiments.limits_of_recurrence.TimingResult`, the median time of one forward +
+`course_pkg.layer_cost.recurrence_vs_attention.TimingResult`, the median time of one forward +
 backward pass of the course's LSTM, ``torch.nn.LSTM`` and one self-attention block as bars, and a
 table with the times, each time divided by the attention block's, the number of operations that
 must run one after another (T for the recurrence, 1 for a self-attention layer), and the number
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from course_pkg.experiments.limits_of_recurrence import (
+from course_pkg.layer_cost.recurrence_vs_attention import (
     TIMED_MODELS,
     TimingResult,
     time_recurrence_vs_attention,

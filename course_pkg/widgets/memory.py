@@ -36,7 +36,7 @@ from course_pkg.data.babi import (
     encode_stories,
     generate_stories,
 )
-from course_pkg.experiments.babi_memory import answers_and_hop_attention
+from course_pkg.tasks.babi_qa import answers_and_hop_attention
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.models.ntm import (
     NeuralTuringMachine,
@@ -83,7 +83,7 @@ def _cell(text: str, shade: float, colour: str, bold: bool = False) -> Cell:
 def story_attention(model: EndToEndMemoryNetwork, stories: Sequence[BabiStory],
                     sentence_width: int = SENTENCE_WIDTH) -> tuple[Tensor, Tensor]:
     """Answer probabilities (N, V) and hop attentions (N, K, S) of ``model`` on ``stories``
-    (`course_pkg.experiments.babi_memory.answers_and_hop_attention`).
+    (`course_pkg.tasks.babi_qa.answers_and_hop_attention`).
 
     The stories are encoded with S = ``model.max_memories`` sentence slots and their sentences
     padded to ``sentence_width`` words (`encode_stories`' width, the one used in training).

@@ -47,7 +47,9 @@ MAX_PROCESSES = 256  # per jail user: a fork bomb stops here
 START_TIMEOUT = 60.0  # seconds for the agent to start (imports numpy, on a busy machine)
 # The grading code the jail needs (the rest of course_pkg.grading is the judge's).
 HARNESS = ("__init__.py", "agent.py", "callers.py", "integrity.py", "sandbox.py", "wire.py")
-HIDDEN_ALWAYS = ("course_pkg.experiments",)  # recipes that wrap the references
+# the book's experiment parts, which call and wrap the references
+HIDDEN_ALWAYS = ("course_pkg.tasks", "course_pkg.gradients", "course_pkg.layer_cost",
+                 "course_pkg.gate_traces")
 
 
 class JailError(RuntimeError):

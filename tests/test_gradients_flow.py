@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_pkg.experiments.gradient_flow import (
+from course_pkg.gradients.flow import (
     gradient_flow_network,
     gradient_norm_over_time,
     jacobian_product_norms,

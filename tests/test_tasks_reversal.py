@@ -1,11 +1,11 @@
-"""course_pkg.experiments.seq2seq_reversal: batches, accuracy and alignment are measured right,
+"""course_pkg.tasks.reversal: batches, accuracy and alignment are measured right,
 and a few dozen training steps reduce the loss, deterministically."""
 
 import pytest
 import torch
 
 from course_pkg.data.algorithmic import END, digit_strings
-from course_pkg.experiments.seq2seq_reversal import (
+from course_pkg.tasks.reversal import (
     VOCAB_SIZE,
     ReversalRun,
     accuracy_by_length,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_pkg.experiments.gate_traces import gru_gate_trace, lstm_gate_trace
+from course_pkg.gate_traces import gru_gate_trace, lstm_gate_trace
 from course_pkg.nn import GRU, LSTM
 
 

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
-from course_pkg.experiments.adding import adding_loss
-from course_pkg.experiments.gradient_clipping import (
+from course_pkg.tasks.adding import adding_loss
+from course_pkg.gradients.clipping_runs import (
     clipping_run,
     compare_clipping,
     exploding_network,

@@ -3,7 +3,7 @@ Transformer beside the GRU encoder-decoder with attention, and the cost of each 
 sequence length.
 
 Training reuses the attention chapter's parts unchanged
-(`course_pkg.experiments.seq2seq_reversal`): the same batches (`reversal_batches`: one length
+(`course_pkg.tasks.reversal`): the same batches (`reversal_batches`: one length
 per batch, drawn from a seeded generator), the same teacher-forced loss (`reversal_loss`), the
 same greedy evaluation (`accuracy_by_length`). Only the model differs:
 `course_pkg.models.transformer.TransformerSeq2Seq`.
@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from course_pkg.data.algorithmic import START, digit_strings
-from course_pkg.experiments.seq2seq_reversal import (
+from course_pkg.tasks.reversal import (
     VOCAB_SIZE,
     ReversalRun,
     reversal_batches,

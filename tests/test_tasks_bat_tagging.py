@@ -1,10 +1,10 @@
-"""course_pkg.experiments.bidirectional: accuracy is measured right, and reading the future pays."""
+"""course_pkg.tasks.bat_tagging: accuracy is measured right, and reading the future pays."""
 
 import pytest
 import torch
 
 from course_pkg.data.future_context import OTHER, TAGS, WORDS, ambiguous_mask, causal_ceiling
-from course_pkg.experiments.bidirectional import (
+from course_pkg.tasks.bat_tagging import (
     bat_accuracy,
     format_runs,
     make_tagging_data,

@@ -1,4 +1,4 @@
-"""course_pkg.experiments.sunspot_forecasting: recursive forecasts against the closed-form k-step
+"""course_pkg.tasks.sunspots: recursive forecasts against the closed-form k-step
 forecast of AR(1), the baselines' definitions, the bookkeeping of origins and horizons, and a
 short recurrent training run."""
 
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from course_pkg.data.forecasting import as_sequences, prepare_series
 from course_pkg.data.time_series import TimeSeries, sliding_windows
-from course_pkg.experiments.sunspot_forecasting import (
+from course_pkg.tasks.sunspots import (
     choose_ar_order,
     forecast_test_years,
     horizon_errors,

@@ -1,11 +1,11 @@
-"""Tests of course_pkg.experiments.next_frame (chapter 14), checked against torch.nn and by hand."""
+"""Tests of course_pkg.tasks.next_frame (chapter 14), checked against torch.nn and by hand."""
 
 import numpy as np
 import pytest
 import torch
 
 from course_pkg.data.moving_shapes import moving_shapes
-from course_pkg.experiments.next_frame import (
+from course_pkg.tasks.next_frame import (
     MODEL_NAMES,
     convlstm_as_lstm_cell,
     fc_lstm_parameter_count,

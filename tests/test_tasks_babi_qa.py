@@ -1,4 +1,4 @@
-"""course_pkg.experiments.babi_memory: errors, attention rates and ages are measured right, and
+"""course_pkg.tasks.babi_qa: errors, attention rates and ages are measured right, and
 both models learn something in a few dozen steps."""
 
 import math
@@ -9,7 +9,7 @@ from torch import nn
 
 from course_pkg.data.babi import VOCABULARY, BabiBatch, tokenize
 from course_pkg.data.babi_splits import make_babi_data
-from course_pkg.experiments.babi_memory import (
+from course_pkg.tasks.babi_qa import (
     QARun,
     error_by_age,
     flat_story_minibatches,

@@ -13,7 +13,7 @@ layer much faster while keeping it as accurate. This module gives the chapter tw
   shuffled for every repeat (as ``benchmarks/sru_speed.py`` does), reported as medians.
 
 The accuracy comparison needs no code of its own: the chapter trains ``SequenceRegressor("sru")``
-and ``SequenceRegressor("lstm")`` with `course_pkg.experiments.adding.fit_adding`.
+and ``SequenceRegressor("lstm")`` with `course_pkg.tasks.adding.fit_adding`.
 """
 
 from __future__ import annotations

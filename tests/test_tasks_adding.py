@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from course_pkg.data.synthetic import adding_problem
-from course_pkg.experiments.adding import (
+from course_pkg.tasks.adding import (
     BASELINE_MSE,
     VALIDATION_SEED,
     AddingRun,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_pkg.experiments.elman_bptt import (
+from course_pkg.gradients.elman_bptt import (
     WEIGHT_NAMES,
     autograd_gradients,
     elman_gradients,
@@ -14,7 +14,7 @@ from course_pkg.experiments.elman_bptt import (
     init_elman_weights,
     input_gradient_map,
 )
-from course_pkg.experiments.truncated_bptt import rnn_forward_stepwise, truncated_rnn_backward
+from course_pkg.gradients.truncated_bptt import rnn_forward_stepwise, truncated_rnn_backward
 from course_pkg.numpy_rnn import relative_error, rnn_backward, rnn_forward
 
 TORCH_TOLERANCE = 1e-9

@@ -1,4 +1,4 @@
-"""course_pkg.experiments.cnn_bilstm on tiny configurations: structure, ranges, per-type F1 on
+"""course_pkg.tasks.cnn_front_ends on tiny configurations: structure, ranges, per-type F1 on
 hand-scored examples, the per-frame CNN sees one frame only, tiny runs beat chance, the chapter's
 training cells give the wrappers' numbers exactly, bad input."""
 
@@ -9,7 +9,7 @@ import torch
 
 from course_pkg.data.entity_tagging import entity_tagging
 from course_pkg.data.digit_glyphs import digit_sequences
-from course_pkg.experiments.cnn_bilstm import (
+from course_pkg.tasks.cnn_front_ends import (
     ENTITY_KINDS, FRAME_MODELS, TAGGER_NAMES, FrameRun, TaggerComparison,
     caption_two_digit_numbers, compare_frame_models, compare_taggers, delayed_targets, frame_loss,
     frame_table, kind_f1, score_frame_model, score_tagger, tagger_comparison, tagger_loss,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_pkg.experiments.error_surface import (
+from course_pkg.gradients.error_surface import (
     descent_path,
     find_wall,
     loss_surface,

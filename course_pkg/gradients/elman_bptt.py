@@ -20,7 +20,7 @@ The last two lines are `course_pkg.numpy_rnn.rnn_backward`, given ``dout_t = dy_
 Three independent ways to get the same gradient: the hand-written pass (:func:`elman_gradients`),
 torch autograd on ``torch.nn.RNN`` + ``torch.nn.Linear`` (:func:`autograd_gradients`), and
 centred finite differences (:func:`finite_difference_gradients`). With ``window=k`` the first two
-use truncated BPTT instead (chunks of k steps, `course_pkg.experiments.truncated_bptt`; torch
+use truncated BPTT instead (chunks of k steps, `course_pkg.gradients.truncated_bptt`; torch
 detaches the state every k steps). :func:`input_gradient_map` measures how much gradient each
 loss term sends to each input, the picture of what truncation cuts.
 """
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_pkg.experiments.truncated_bptt import rnn_forward_stepwise, truncated_rnn_backward
+from course_pkg.gradients.truncated_bptt import rnn_forward_stepwise, truncated_rnn_backward
 from course_pkg.numpy_rnn import numerical_gradient, rnn_backward, rnn_forward
 from course_pkg.validation import (
     require_choice,
@@ -125,7 +125,7 @@ def elman_gradients(weights, x, targets, nonlinearity="tanh", window=None, loss_
     Returns ``(loss, grads)``; grads holds every weight of :data:`WEIGHT_NAMES` and ``x``
     (T, B, D), the gradient with respect to each input. ``window=None``: full BPTT through
     `course_pkg.numpy_rnn.rnn_backward`; ``window=k``: chunks of k steps through
-    `course_pkg.experiments.truncated_bptt.truncated_rnn_backward`.
+    `course_pkg.gradients.truncated_bptt.truncated_rnn_backward`.
     """
     T, B, _, H, _ = _check_problem(weights, x, targets, nonlinearity)
     if window is not None:

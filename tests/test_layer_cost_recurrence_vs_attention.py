@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from course_pkg.data.synthetic import adding_problem
-from course_pkg.experiments.adding import (
+from course_pkg.tasks.adding import (
     BASELINE_MSE,
     CELL_NAMES,
     VALIDATION_SEED,
@@ -23,7 +23,7 @@ from course_pkg.experiments.adding import (
     runs_of,
     train_adding,
 )
-from course_pkg.experiments.limits_of_recurrence import (
+from course_pkg.layer_cost.recurrence_vs_attention import (
     TIMED_MODELS,
     TimingResult,
     crossover_length,

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from course_pkg.data.text import CharCorpus
-from course_pkg.experiments.char_lm import CarriedStateLoss, cross_entropy_nats
-from course_pkg.experiments.mogrifier_comparison import (
+from course_pkg.tasks.char_lm import CarriedStateLoss, cross_entropy_nats
+from course_pkg.tasks.char_lm_comparison import (
     ComparisonConfig,
     ComparisonResult,
     comparison_table,

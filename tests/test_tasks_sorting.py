@@ -1,4 +1,4 @@
-"""course_pkg.experiments.pointer_sorting: the three scores are counted right, the mask setting
+"""course_pkg.tasks.sorting: the three scores are counted right, the mask setting
 at decoding is honoured and restored, and the chapter's training function (run from the page's
 own text) reduces the loss deterministically and gives the numbers of the recipe it replaced."""
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from course_pkg.data.algorithmic import sort_numbers
-from course_pkg.experiments.pointer_sorting import (
+from course_pkg.tasks.sorting import (
     SortingRun,
     SortingScore,
     analyse_mistakes,

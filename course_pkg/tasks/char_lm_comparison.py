@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from course_pkg.data.text import CharCorpus
-from course_pkg.experiments.char_lm import CarriedStateLoss, cross_entropy_nats, nats_to_bits
+from course_pkg.tasks.char_lm import CarriedStateLoss, cross_entropy_nats, nats_to_bits
 from course_pkg.models.parameter_count import count_parameters
 from course_pkg.models.recurrent_char_lm import MODEL_KINDS, RecurrentCharLM
 from course_pkg.training import train

@@ -1,4 +1,4 @@
-"""course_pkg.experiments.transformer_reversal: a short training run on the attention chapter's
+"""course_pkg.tasks.transformer_reversal: a short training run on the attention chapter's
 batches (the same batches as the GRU reverser for the same seed), the run's interface, the
 chapter's training cell against the wrappers, and the timing table."""
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from course_pkg.experiments.seq2seq_reversal import (
+from course_pkg.tasks.reversal import (
     VOCAB_SIZE,
     ReversalRun,
     accuracy_by_length,
@@ -15,7 +15,7 @@ from course_pkg.experiments.seq2seq_reversal import (
     reversal_loss,
     train_reverser,
 )
-from course_pkg.experiments.transformer_reversal import (
+from course_pkg.tasks.transformer_reversal import (
     TransformerRun,
     time_by_length,
     train_transformer_reverser,

@@ -1,10 +1,10 @@
-"""course_pkg.experiments.sru_comparison: FLOP counts against a count by hand from the equations,
+"""course_pkg.layer_cost.sru_vs_lstm: FLOP counts against a count by hand from the equations,
 timings (seconds and round-by-round ratios) well formed, bad arguments named."""
 
 import pytest
 import torch
 
-from course_pkg.experiments.sru_comparison import (
+from course_pkg.layer_cost.sru_vs_lstm import (
     TIMED_NAMES,
     sequential_flops,
     time_forward_backward,

@@ -13,7 +13,7 @@ slower one.
 
 The chapter's training experiments (short sequences, the learning-rate sweep, self-attention
 against the LSTM on the adding problem) are assembled on its page from chapter 5's parts
-(`course_pkg.experiments.adding.fit_adding`, `course_pkg.training.train`) and the models
+(`course_pkg.tasks.adding.fit_adding`, `course_pkg.training.train`) and the models
 `course_pkg.models.sequence_regressor.SequenceRegressor` and
 `course_pkg.models.last_step_attention.LastStepAttentionRegressor`.
 """

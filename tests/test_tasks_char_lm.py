@@ -1,4 +1,4 @@
-"""course_pkg.experiments.char_lm: the measures are right, the state is carried, training works."""
+"""course_pkg.tasks.char_lm: the measures are right, the state is carried, training works."""
 
 import collections
 import math
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from course_pkg.data.text import BPTTBatches, CharCorpus
-from course_pkg.experiments.char_lm import (
+from course_pkg.tasks.char_lm import (
     CarriedStateLoss,
     CharLMConfig,
     CharLMResult,
@@ -127,7 +127,7 @@ def test_bad_input():
 def test_sequence_log_prob_against_numpy():
     import numpy as np
 
-    from course_pkg.experiments.char_lm import sequence_log_prob
+    from course_pkg.tasks.char_lm import sequence_log_prob
 
     torch.manual_seed(3)
     model = CharLM(6, 3, 5).double()

@@ -35,7 +35,7 @@ import torch
 
 from course_pkg.clipping import clip_grad_norm, clip_grad_value
 from course_pkg.data.synthetic import adding_problem
-from course_pkg.experiments.adding import adding_loss
+from course_pkg.tasks.adding import adding_loss
 from course_pkg.models import ElmanNetwork
 from course_pkg.training import train
 from course_pkg.validation import require_floating, require_ndim, require_positive_int
@@ -165,7 +165,7 @@ def compare_clipping(model, loss, max_norm=1.0, clip_value=0.1):
 def input_gradient_norms(model, x, y):
     """``||dL/dx_t||`` for every step t of the adding-problem batch ``(x, y)``: a (T,) tensor.
 
-    L is `course_pkg.experiments.adding.adding_loss`; the norm is taken over the batch and the
+    L is `course_pkg.tasks.adding.adding_loss`; the norm is taken over the batch and the
     two input channels. The model's parameter gradients are left untouched.
     """
     require_ndim("x", x, 3, "time-major input, T x B x 2")

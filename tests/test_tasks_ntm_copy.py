@@ -1,4 +1,4 @@
-"""course_pkg.experiments.ntm_copy: the loss, the bit error and the sizes are right, and both
+"""course_pkg.tasks.ntm_copy: the loss, the bit error and the sizes are right, and both
 copiers learn something in a few dozen steps."""
 
 import math
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from course_pkg.data.algorithmic import ntm_copy_task
-from course_pkg.experiments.ntm_copy import (
+from course_pkg.tasks.ntm_copy import (
     CopyRun,
     bit_error,
     copy_batches,
