@@ -28,7 +28,7 @@ What this module measures, for the chapters to print:
 
 from __future__ import annotations
 
-import statistics
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
 from course_pkg.models.sequence_regressor import RECURRENT_LAYERS, SequenceRegressor
+from course_pkg.text_tables import mean_and_spread, seed_cells, text_table
 from course_pkg.training import History, evaluate, train
 from course_pkg.validation import (
     require_choice,
@@ -190,23 +191,18 @@ def final_mse_table(runs: Sequence[AddingRun], threshold: float = 2e-3) -> str:
         raise ValueError("runs: expected at least one AddingRun, got none")
     cells = list(dict.fromkeys(r.cell for r in runs))          # first-seen order
     seeds = sorted({r.seed for r in runs})
-    header = (["model"] + [f"seed {s}" for s in seeds]
-              + ["mean", "std", f"below {threshold:g}"])
-    lines = []
+    header = ["model", *(f"seed {s}" for s in seeds), "mean", "std", f"below {threshold:g}"]
+    rows = []
     for cell in cells:
         by_seed = {r.seed: r.final_mse for r in runs_of(runs, cell)}
         values = list(by_seed.values())
-        spread = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "-"
+        mean, spread = mean_and_spread(values)
         below = sum(v < threshold for v in values)
-        lines.append([CELL_NAMES[cell]]
-                     + [f"{by_seed[s]:.4f}" if s in by_seed else "-" for s in seeds]
-                     + [f"{statistics.mean(values):.4f}", spread, f"{below}/{len(values)}"])
-    lines.append(["predict 1"] + [f"{BASELINE_MSE:.4f}"] * len(seeds)
-                 + [f"{BASELINE_MSE:.4f}", "0", "-"])
-    widths = [max(len(row[k]) for row in [header] + lines) for k in range(len(header))]
-    return "\n".join("  ".join(v.rjust(w) if k else v.ljust(w)
-                               for k, (v, w) in enumerate(zip(row, widths)))
-                     for row in [header] + lines)
+        rows.append([CELL_NAMES[cell], *seed_cells(by_seed, seeds, digits=4), f"{mean:.4f}",
+                     "-" if math.isnan(spread) else f"{spread:.4f}", f"{below}/{len(values)}"])
+    rows.append(["predict 1", *[f"{BASELINE_MSE:.4f}"] * len(seeds), f"{BASELINE_MSE:.4f}",
+                 "0", "-"])
+    return text_table(header, rows)
 
 
 def plot_validation_curves(runs: Sequence[AddingRun], ax=None):

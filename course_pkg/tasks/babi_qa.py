@@ -38,6 +38,7 @@ from course_pkg.data.babi_splits import BabiData
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
 from course_pkg.models.parameter_count import count_parameters
 from course_pkg.models.story_reader import StoryReader
+from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating, random_minibatches, train
 from course_pkg.validation import require_positive_int
 
@@ -266,9 +267,7 @@ def error_by_age(model: EndToEndMemoryNetwork, batch: BabiBatch) -> list[tuple[i
 
 def format_runs(runs: Sequence[QARun]) -> str:
     """An aligned text table: model, parameters, training time, training and test error."""
-    width = max([len("model")] + [len(run.name) for run in runs])
-    header = (f"{'model':<{width}} {'params':>7} {'seconds':>7} {'train error':>11} "
-              f"{'test error':>10}")
-    rows = [f"{run.name:<{width}} {run.parameters:>7} {run.seconds:>7.1f} "
-            f"{100 * run.train_error:>10.1f}% {100 * run.test_error:>9.1f}%" for run in runs]
-    return "\n".join([header, "-" * len(header), *rows])
+    header = ["model", "params", "seconds", "train error", "test error"]
+    rows = [[run.name, str(run.parameters), f"{run.seconds:.1f}",
+             f"{100 * run.train_error:.1f}%", f"{100 * run.test_error:.1f}%"] for run in runs]
+    return text_table(header, rows, rule=True)

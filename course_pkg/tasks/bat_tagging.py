@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from course_pkg.data.future_context import TAGS, WORDS, ambiguous_mask, sense_tagging
 from course_pkg.models.tagger import RecurrentTagger
+from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_positive_int
 
@@ -217,12 +218,9 @@ def _steps_text(steps: int | None) -> str:
 def format_runs(runs: Sequence[TaggerRun]) -> str:
     """An aligned text table of runs, one row each; "bat acc" is the validation accuracy on the
     ambiguous words, "steps to 99%" the first measured step where it reached 0.99."""
-    header = (f"{'model':<34} {'seed':>4} {'params':>6} {'ms/step':>7} {'train acc':>9} "
-              f"{'valid acc':>9} {'bat acc':>7} {'steps to 99%':>12}")
-    rows = [
-        f"{run.name:<34} {run.seed:>4} {run.parameters:>6} {run.ms_per_step:>7.1f} "
-        f"{run.train_accuracy:>9.3f} {run.validation_accuracy:>9.3f} {run.ambiguous_accuracy:>7.3f} "
-        f"{_steps_text(run.steps_to(0.99)):>12}"
-        for run in runs
-    ]
-    return "\n".join([header, "-" * len(header)] + rows)
+    header = ["model", "seed", "params", "ms/step", "train acc", "valid acc", "bat acc",
+              "steps to 99%"]
+    rows = [[run.name, str(run.seed), str(run.parameters), f"{run.ms_per_step:.1f}",
+             f"{run.train_accuracy:.3f}", f"{run.validation_accuracy:.3f}",
+             f"{run.ambiguous_accuracy:.3f}", _steps_text(run.steps_to(0.99))] for run in runs]
+    return text_table(header, rows, rule=True)

@@ -21,7 +21,7 @@ is not evidence of a difference (`gap_exceeds_spread`).
 from __future__ import annotations
 
 import itertools
-import statistics
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -31,6 +31,7 @@ from course_pkg.data.text import CharCorpus
 from course_pkg.tasks.char_lm import CarriedStateLoss, cross_entropy_nats, nats_to_bits
 from course_pkg.models.parameter_count import count_parameters
 from course_pkg.models.recurrent_char_lm import MODEL_KINDS, RecurrentCharLM
+from course_pkg.text_tables import mean_and_spread, seed_cells, text_table
 from course_pkg.training import train
 from course_pkg.validation import require_positive_int
 
@@ -156,10 +157,8 @@ def run_comparison(corpus: CharCorpus, config: ComparisonConfig | None = None) -
 
 def seed_statistics(values: list[float]) -> dict[str, float]:
     """Mean, sample standard deviation (0 for one value), min, max and range of ``values``."""
-    if len(values) == 0:
-        raise ValueError("values: expected at least one number, got none")
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": statistics.fmean(values), "std": std, "min": min(values),
+    mean, spread = mean_and_spread(values)
+    return {"mean": mean, "std": 0.0 if math.isnan(spread) else spread, "min": min(values),
             "max": max(values), "range": max(values) - min(values)}
 
 
@@ -179,16 +178,15 @@ def comparison_table(result: ComparisonResult) -> str:
     standard deviation and range; then the relative difference of the parameter counts, the gap
     and whether it exceeds the spread."""
     seeds = result.config.seeds
-    header = f"{'model':>10} {'H':>4} {'params':>7} " + \
-        " ".join(f"{'seed ' + str(s):>7}" for s in seeds) + f" {'mean':>7} {'std':>6} {'range':>6}"
-    lines = [header]
+    header = ["model", "H", "params", *(f"seed {s}" for s in seeds), "mean", "std", "range"]
+    rows = []
     for kind in MODEL_KINDS:
         bits = result.final_bits(kind)
         stats = seed_statistics(bits)
-        lines.append(f"{kind:>10} {result.hidden_sizes[kind]:>4} "
-                     f"{result.parameter_counts[kind]:>7} "
-                     + " ".join(f"{b:>7.4f}" for b in bits)
-                     + f" {stats['mean']:>7.4f} {stats['std']:>6.4f} {stats['range']:>6.4f}")
+        rows.append([kind, str(result.hidden_sizes[kind]), str(result.parameter_counts[kind]),
+                     *seed_cells(dict(zip(seeds, bits)), seeds, digits=4),
+                     *(f"{stats[key]:.4f}" for key in ("mean", "std", "range"))])
+    lines = [text_table(header, rows)]
     counts = result.parameter_counts
     relative = abs(counts["lstm"] - counts["mogrifier"]) / counts["mogrifier"]
     lines.append(f"parameter counts differ by {100 * relative:.2f}%")

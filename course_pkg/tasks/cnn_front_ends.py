@@ -29,7 +29,6 @@ All use Adam, per-token cross-entropy, minibatches drawn with a seeded generator
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -50,6 +49,7 @@ from course_pkg.models.char_cnn_tagger import CharCNNTagger
 from course_pkg.models.image_sequence import FrameSequenceClassifier, ImageCaptioner
 from course_pkg.models.parameter_count import count_parameters
 from course_pkg.models.per_frame_classifier import PerFrameClassifier
+from course_pkg.text_tables import format_mean_spread, seed_cells, text_table
 from course_pkg.training import History, random_minibatches, train
 from course_pkg.validation import (
     require_in_range,
@@ -78,14 +78,6 @@ def _require_budget(learning_rate: float, **sizes: int) -> None:
     require_in_range("learning_rate", learning_rate, 0.0, 1.0)
     if learning_rate == 0:
         raise ValueError("learning_rate: expected a positive number, got 0")
-
-
-def _mean_spread(values: Sequence[float]) -> str:
-    """'mean +- sample standard deviation' (just the mean for one value)."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return f"{mean:.3f}"
-    return f"{mean:.3f} +- {statistics.stdev(values):.3f}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -276,22 +268,20 @@ def tagger_table(runs: Sequence[EntityTaggerRun]) -> str:
     if not runs:
         raise ValueError("runs: expected at least one EntityTaggerRun, got none")
     seeds = sorted({run.seed for run in runs})
-    header = (f"{'model':20s}" + "".join(f"{'seed ' + str(s):>8s}" for s in seeds)
-              + f"{'test F1':>16s}{'valid F1':>16s}{'PER (test)':>16s}{'LOC (test)':>16s}")
-    lines = [header]
+    header = ["model", *(f"seed {s}" for s in seeds), "test F1", "valid F1",
+              *(f"{kind} (test)" for kind in ENTITY_KINDS)]
+    rows = []
     for key, name in TAGGER_NAMES.items():
         mine = [run for run in runs if run.model == key]
         if not mine:
             continue
         by_seed = {run.seed: run.test_f1 for run in mine}
-        lines.append(
-            f"{name:20s}" + "".join(f"{by_seed[s]:8.3f}" if s in by_seed else f"{'-':>8s}"
-                                    for s in seeds)
-            + f"{_mean_spread([r.test_f1 for r in mine]):>16s}"
-            + f"{_mean_spread([r.valid_f1 for r in mine]):>16s}"
-            + "".join(f"{_mean_spread([r.test_kind_f1[k] for r in mine]):>16s}"
-                      for k in ENTITY_KINDS))
-    return "\n".join(lines)
+        rows.append([name, *seed_cells(by_seed, seeds),
+                     format_mean_spread([r.test_f1 for r in mine]),
+                     format_mean_spread([r.valid_f1 for r in mine]),
+                     *(format_mean_spread([r.test_kind_f1[k] for r in mine])
+                       for k in ENTITY_KINDS)])
+    return text_table(header, rows)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -414,8 +404,8 @@ def frame_table(runs: Sequence[FrameRun]) -> str:
         raise ValueError("runs: expected at least one FrameRun, got none")
     seeds = sorted({run.seed for run in runs})
     delays = sorted({run.delay for run in runs})
-    lines = [f"{'model':15s}{'target':>22s}{'params':>8s}"
-             + "".join(f"{'seed ' + str(s):>8s}" for s in seeds) + f"{'mean +- sd':>17s}"]
+    header = ["model", "target", "params", *(f"seed {s}" for s in seeds), "mean +- sd"]
+    rows = []
     for delay in delays:
         target = "current digit" if delay == 0 else f"digit {delay} frames ago"
         for key, name in FRAME_MODELS.items():
@@ -423,11 +413,9 @@ def frame_table(runs: Sequence[FrameRun]) -> str:
             if not mine:
                 continue
             by_seed = {run.seed: run.accuracy for run in mine}
-            lines.append(f"{name:15s}{target:>22s}{mine[0].parameters:8d}"
-                         + "".join(f"{by_seed[s]:8.3f}" if s in by_seed else f"{'-':>8s}"
-                                   for s in seeds)
-                         + f"{_mean_spread([r.accuracy for r in mine]):>17s}")
-    return "\n".join(lines)
+            rows.append([name, target, str(mine[0].parameters), *seed_cells(by_seed, seeds),
+                         format_mean_spread([r.accuracy for r in mine])])
+    return text_table(header, rows)
 
 
 # ----------------------------------------------------------------------------------------------

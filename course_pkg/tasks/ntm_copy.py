@@ -32,6 +32,7 @@ from course_pkg.data.algorithmic import ntm_copy_task
 from course_pkg.models.copy_lstm import CopyLSTM
 from course_pkg.models.ntm import NeuralTuringMachine
 from course_pkg.models.parameter_count import count_parameters
+from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_positive_int
 
@@ -181,11 +182,7 @@ def format_bit_errors(errors: dict[str, Sequence[float]], lengths: Sequence[int]
         if len(errors[name]) != len(lengths):
             raise ValueError(f"errors: expected {len(lengths)} values for {name!r} (one per "
                              f"length), got {len(errors[name])}")
-    widths = [max(len(name), 8) for name in names]
-    header = f"{'length':>6}  " + "  ".join(f"{name:>{w}}" for name, w in zip(names, widths))
-    rows = []
-    for i, length in enumerate(lengths):
-        cells = "  ".join(f"{100 * errors[name][i]:>{w - 1}.2f}%" for name, w in zip(names, widths))
-        note = "" if length <= trained_up_to else "  (longer than any training sequence)"
-        rows.append(f"{length:>6}  {cells}{note}")
-    return "\n".join([header, "-" * len(header), *rows])
+    rows = [[str(length), *(f"{100 * errors[name][i]:.2f}%" for name in names),
+             "" if length <= trained_up_to else "(longer than any training sequence)"]
+            for i, length in enumerate(lengths)]
+    return text_table(["length", *names, ""], rows, rule=True)

@@ -36,6 +36,7 @@ import torch
 from course_pkg.batching import masked_cross_entropy
 from course_pkg.data.algorithmic import DIGIT_VOCABULARY, START, DigitBatch, digit_strings
 from course_pkg.models.seq2seq import ATTENTION_KINDS, Seq2Seq
+from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_choice, require_positive_int
 
@@ -207,19 +208,13 @@ def accuracy_by_length(run: ReversalRun, lengths: Sequence[int], num_strings: in
 def format_length_table(runs: Sequence[ReversalRun]) -> str:
     """An aligned text table: one row per string length, token and sequence accuracy per run."""
     lengths = sorted(set().union(*(run.accuracy for run in runs)))
-    header = f"{'length':>6}" + "".join(f" | {run.name:>26}" for run in runs)
-    subheader = f"{'':>6}" + "".join(f" | {'tokens':>12} {'sequences':>13}" for _ in runs)
+    header = ["length", *(cell for run in runs for cell in ("", run.name))]
+    subheader = ["", *(cell for _ in runs for cell in ("tokens", "sequences"))]
     rows = []
     for length in lengths:
-        cells = []
-        for run in runs:
-            if length in run.accuracy:
-                token, sequence = run.accuracy[length]
-                cells.append(f" | {token:>12.3f} {sequence:>13.3f}")
-            else:
-                cells.append(f" | {'-':>12} {'-':>13}")
-        rows.append(f"{length:>6}" + "".join(cells))
-    footer = f"{'train':>6}" + "".join(
-        f" | {len(run.history.losses):>5} steps {run.history.seconds:>9.1f} s" for run in runs)
-    rule = "-" * len(header)
-    return "\n".join([header, subheader, rule] + rows + [rule, footer])
+        cells = [f"{value:.3f}" if length in run.accuracy else "-"
+                 for run in runs for value in run.accuracy.get(length, (0.0, 0.0))]
+        rows.append([str(length), *cells])
+    footer = ["train", *(cell for run in runs for cell in
+                         (f"{len(run.history.losses)} steps", f"{run.history.seconds:.1f} s"))]
+    return text_table(header, rows, rule=True, subheader=subheader, footer=[footer])

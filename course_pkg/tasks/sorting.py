@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from course_pkg.data.algorithmic import sort_numbers
 from course_pkg.models.pointer import PointerNetwork, decoding_with_mask
+from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating
 from course_pkg.validation import (
     require_floating,
@@ -225,16 +226,16 @@ def format_sorting_table(runs: Sequence[SortingRun]) -> str:
     "train mask" says whether the run was trained with the mask over chosen positions, "decode
     mask" whether it was on when the row was measured.
     """
-    header = (f"{'trained on N':>12} {'train mask':>10} {'steps':>6} {'seconds':>8} {'test N':>6} "
-              f"{'decode mask':>11} {'per position':>12} {'whole list':>10} {'repeats':>8}")
+    header = ["trained on N", "train mask", "steps", "seconds", "test N", "decode mask",
+              "per position", "whole list", "repeats"]
     rows = []
     for run in runs:
         trained = (f"{run.min_length}" if run.min_length == run.max_length
                    else f"{run.min_length}..{run.max_length}")
         for (length, mask), score in sorted(run.scores.items(),
                                             key=lambda item: (item[0][0], not item[0][1])):
-            rows.append(f"{trained:>12} {'on' if run.model.mask_chosen else 'off':>10} "
-                        f"{len(run.history.losses):>6} {run.history.seconds:>8.1f} {length:>6} "
-                        f"{'on' if mask else 'off':>11} {score.per_position:>12.3f} "
-                        f"{score.whole_sequence:>10.3f} {score.repeats:>8.3f}")
-    return "\n".join([header, "-" * len(header)] + rows)
+            rows.append([trained, "on" if run.model.mask_chosen else "off",
+                         str(len(run.history.losses)), f"{run.history.seconds:.1f}", str(length),
+                         "on" if mask else "off", f"{score.per_position:.3f}",
+                         f"{score.whole_sequence:.3f}", f"{score.repeats:.3f}"])
+    return text_table(header, rows, rule=True)
