@@ -2,6 +2,8 @@
 forecast of AR(1), the baselines' definitions, the bookkeeping of origins and horizons, and a
 short recurrent training run."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,8 @@ import torch.nn.functional as F
 
 from course_pkg.data.forecasting import as_sequences, prepare_series
 from course_pkg.data.time_series import TimeSeries, sliding_windows
+from course_pkg.models.autoregressive import AutoRegression
+from course_pkg.models.sequence_regressor import SequenceRegressor
 from course_pkg.tasks.sunspots import (
     choose_ar_order,
     forecast_test_years,
@@ -22,9 +26,9 @@ from course_pkg.tasks.sunspots import (
     sequence_predictor,
     train_recurrent_forecaster,
 )
-from course_pkg.models.autoregressive import AutoRegression
-from course_pkg.models.sequence_regressor import SequenceRegressor
 from course_pkg.training import BestWeights, train
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "part3" / "08b_time_series.md"
 
 
 def test_recursive_ar1_matches_the_closed_form():
@@ -123,24 +127,26 @@ def previous_training_loop(data, cell, hidden_size, window, steps, learning_rate
 
 @pytest.mark.parametrize("cell, hidden_size, seed", [("rnn", 5, 0), ("gru", 4, 1), ("lstm", 3, 2)])
 def test_the_chapter_cell_reproduces_the_previous_loop_and_the_wrapper(cell, hidden_size, seed):
-    """The training cell of chapter 9 written out, on the sunspots with a tiny budget, gives the
-    numbers of the chunked loop it replaced and of train_recurrent_forecaster. The page's loop
-    also measures the untrained weights (step 0); they are never the best here, so the kept
-    step and error are the previous ones."""
+    """The training cell of chapter 9, cut from the page and run on the sunspots with a tiny
+    budget, gives the numbers of the chunked loop it replaced and of train_recurrent_forecaster.
+    The page's loop also measures the untrained weights (step 0); they are never the best here,
+    so the kept step and error are the previous ones."""
     data = prepare_series(validation=40, test=40)
     window, steps, learning_rate, eval_every = 12, 25, 1e-2, 10
-    train_inputs, train_targets = data.windows(data.train, window)
-    x, y = as_sequences(train_inputs), torch.as_tensor(train_targets, dtype=torch.float32)[:, None]
-    validation_windows = data.windows(data.validation, window)
-    torch.manual_seed(seed)
-    model = SequenceRegressor(cell, input_size=1, hidden_size=hidden_size, output_size=1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    best = BestWeights(lambda m: one_step_mse(sequence_predictor(m, window), *validation_windows))
-    history = train(model, lambda: (x, y), lambda m, batch: F.mse_loss(m(batch[0]), batch[1]),
-                    optimizer, steps, clip_norm=1.0, seed=seed, progress=False,
-                    eval_every=eval_every, evaluate_fn=best)
-    best.restore(model)
-    run = recurrent_run(model, history, best, window, seed)
+    text = CHAPTER.read_text()
+    start = text.index("CELLS = {")
+    end = text.index("\n", text.index("runs[name].append(", start))
+    recipe = text[start:end].split("\n")
+    assert recipe[2].startswith("window, steps, learning_rate, eval_every = ")
+    knobs = [f"CELLS = {{'X': ({cell!r}, {hidden_size})}}", f"SEEDS = ({seed},)",
+             f"window, steps, learning_rate, eval_every = {window}, {steps}, {learning_rate}, "
+             f"{eval_every}"]
+    namespace = dict(data=data, torch=torch, F=F, as_sequences=as_sequences,
+                     one_step_mse=one_step_mse, sequence_predictor=sequence_predictor,
+                     SequenceRegressor=SequenceRegressor, BestWeights=BestWeights, train=train,
+                     recurrent_run=recurrent_run)
+    exec("\n".join(knobs + recipe[3:]), namespace)
+    [run] = namespace["runs"]["X"]
 
     before, losses, norms, curve, best_step, best_mse = previous_training_loop(
         data, cell, hidden_size, window, steps, learning_rate, eval_every, seed)
