@@ -14,8 +14,9 @@ import torch
 
 from course_pkg.data.algorithmic import ntm_copy_task
 from course_pkg.data.babi import SENTENCE_WIDTH, VOCABULARY, encode_stories, generate_stories
-from course_pkg.tasks.ntm_copy import make_copy_lstm, make_ntm
+from course_pkg.models.copy_lstm import CopyLSTM
 from course_pkg.models.memory_network import EndToEndMemoryNetwork
+from course_pkg.models.ntm import NeuralTuringMachine
 from course_pkg.widgets.memory import (
     ADDRESSING_SETTINGS,
     AddressingSetting,
@@ -156,8 +157,10 @@ def test_default_addressing_tour():
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def copiers():
-    return (make_ntm(bits=3, controller_size=8, memory_slots=10, memory_width=4, seed=0),
-            make_copy_lstm(bits=3, hidden_size=6, seed=0))
+    torch.manual_seed(0)  # 3-bit copiers: 3 bits and the delimiter in, 3 bits out
+    ntm = NeuralTuringMachine(4, 3, controller_size=8, memory_slots=10, memory_width=4)
+    torch.manual_seed(0)
+    return ntm, CopyLSTM(4, 3, hidden_size=6)
 
 
 def test_copy_trace_widget_counts_the_wrong_bits(copiers):

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from course_pkg.data.text import CharCorpus
 from course_pkg.tasks.char_lm import CarriedStateLoss, cross_entropy_nats, nats_to_bits
-from course_pkg.models.parameter_count import count_parameters
+from course_pkg.models.parameter_count import closest_size, count_parameters
 from course_pkg.models.recurrent_char_lm import MODEL_KINDS, RecurrentCharLM
 from course_pkg.text_tables import mean_and_spread, seed_cells, text_table
 from course_pkg.training import train
@@ -63,7 +63,7 @@ def matched_lstm_hidden_size(vocab_size: int, embedding_dim: int, mogrifier_hidd
         return vocab_size * embedding_dim + 4 * (H * embedding_dim + H * H + 2 * H) \
             + vocab_size * H + vocab_size
 
-    return min(range(1, 4 * mogrifier_hidden + 8), key=lambda H: abs(lstm_count(H) - target))
+    return closest_size(lstm_count, target)
 
 
 @dataclass

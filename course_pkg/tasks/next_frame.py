@@ -41,7 +41,7 @@ from course_pkg.models.image_sequence import (
     copy_last_frame,
     require_video,
 )
-from course_pkg.models.parameter_count import count_parameters
+from course_pkg.models.parameter_count import closest_size, count_parameters
 from course_pkg.nn.convlstm import ConvLSTMCell
 from course_pkg.training import evaluating, random_minibatches, train
 from course_pkg.validation import require_floating, require_positive_int
@@ -68,15 +68,8 @@ def fc_lstm_parameter_count(frame_size: int, hidden_size: int, in_channels: int 
 def matching_hidden_size(target_parameters: int, frame_size: int, in_channels: int = 1) -> int:
     """The FC-LSTM hidden size whose parameter count is closest to ``target_parameters``."""
     require_positive_int("target_parameters", target_parameters)
-    best, h = 1, 1
-    while True:
-        count = fc_lstm_parameter_count(frame_size, h, in_channels)
-        if abs(count - target_parameters) < abs(
-                fc_lstm_parameter_count(frame_size, best, in_channels) - target_parameters):
-            best = h
-        if count > target_parameters:
-            return best
-        h += 1
+    return closest_size(lambda H: fc_lstm_parameter_count(frame_size, H, in_channels),
+                        target_parameters)
 
 
 def convlstm_as_lstm_cell(cell: ConvLSTMCell) -> nn.LSTMCell:

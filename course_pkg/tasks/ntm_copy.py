@@ -5,10 +5,10 @@ back out (`course_pkg.data.algorithmic.ntm_copy_task`). We train on short sequen
 (lengths ``min_length..max_length``, drawn at random for each minibatch) and then test on longer
 ones. Two models of about the same number of parameters get the same steps and minibatches:
 
-- the `~course_pkg.models.ntm.NeuralTuringMachine` (`make_ntm`), an LSTM-cell controller with a
-  memory matrix it addresses by content and by location;
-- a `~course_pkg.models.copy_lstm.CopyLSTM` (`make_copy_lstm`), an LSTM layer with a linear
-  read-out, which has to hold the whole sequence in its state.
+- the `~course_pkg.models.ntm.NeuralTuringMachine`, an LSTM-cell controller with a memory matrix
+  it addresses by content and by location;
+- a `~course_pkg.models.copy_lstm.CopyLSTM`, an LSTM layer with a linear read-out, which has to
+  hold the whole sequence in its state, with as many weights (`matching_lstm_size`).
 
 The loss is the binary cross-entropy of the logits against the target bits on the output steps
 only (the loss mask); the score is the **bit error**, the fraction of output bits whose
@@ -29,9 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_pkg.data.algorithmic import ntm_copy_task
-from course_pkg.models.copy_lstm import CopyLSTM
-from course_pkg.models.ntm import NeuralTuringMachine
-from course_pkg.models.parameter_count import count_parameters
+from course_pkg.models.parameter_count import closest_size, count_parameters
 from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating, train
 from course_pkg.validation import require_positive_int
@@ -41,8 +39,6 @@ __all__ = [
     "CopyRun",
     "copy_batches",
     "copy_loss",
-    "make_ntm",
-    "make_copy_lstm",
     "matching_lstm_size",
     "train_copier",
     "bit_error",
@@ -53,15 +49,6 @@ __all__ = [
 CopyBatch = tuple[Tensor, Tensor, Tensor]
 
 
-def make_ntm(bits: int = 4, controller_size: int = 32, memory_slots: int = 32,
-             memory_width: int = 8, seed: int = 0) -> NeuralTuringMachine:
-    """An NTM for ``bits``-bit copying (input ``bits + 1`` with the delimiter), seeded."""
-    require_positive_int("bits", bits)
-    torch.manual_seed(seed)
-    return NeuralTuringMachine(bits + 1, bits, controller_size=controller_size,
-                               memory_slots=memory_slots, memory_width=memory_width)
-
-
 def matching_lstm_size(parameters: int, bits: int = 4) -> int:
     """The hidden size H whose `CopyLSTM` has the number of parameters closest to ``parameters``.
 
@@ -70,22 +57,7 @@ def matching_lstm_size(parameters: int, bits: int = 4) -> int:
     require_positive_int("parameters", parameters)
     require_positive_int("bits", bits)
     inputs = bits + 1
-
-    def size(hidden: int) -> int:
-        return 4 * hidden * (inputs + hidden) + 8 * hidden + (hidden + 1) * bits
-
-    hidden = 1
-    while size(hidden + 1) <= parameters:
-        hidden += 1
-    return min((hidden, hidden + 1), key=lambda h: abs(size(h) - parameters))
-
-
-def make_copy_lstm(bits: int = 4, hidden_size: int = 40, seed: int = 0,
-                   lstm: type[nn.Module] = nn.LSTM) -> CopyLSTM:
-    """A `CopyLSTM` for ``bits``-bit copying, seeded."""
-    require_positive_int("bits", bits)
-    torch.manual_seed(seed)
-    return CopyLSTM(bits + 1, bits, hidden_size, lstm=lstm)
+    return closest_size(lambda H: 4 * H * (inputs + H) + 8 * H + (H + 1) * bits, parameters)
 
 
 def copy_batches(batch_size: int = 32, min_length: int = 1, max_length: int = 5, bits: int = 4,
