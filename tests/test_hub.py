@@ -41,7 +41,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -52,6 +51,7 @@ import urllib.request
 import nbformat
 import pytest
 
+import waiting
 from conftest import ROOT
 from course_builder import grade_id, solution_code
 from rnn_gated_lm_class import EXPECTED_SCORES, FEEDBACK_MESSAGES, SUBMISSIONS
@@ -89,22 +89,9 @@ LAB_SETTINGS = {
 # ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(condition, what: str, limit: float = LIMIT_S, poll: float = 0.25):
-    """Call ``condition`` until it returns something true; fail after ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {limit:.0f} s waiting for {what}")
-        time.sleep(poll)  # a polling interval, not a wait for something to happen
+def wait_until(condition, what, limit: float = LIMIT_S, poll: float = 0.25):
+    """`waiting.wait_until` with this file's time limit."""
+    return waiting.wait_until(condition, what, limit, poll)
 
 
 def run(*command: str, check: bool = True, **options) -> subprocess.CompletedProcess:
@@ -251,10 +238,11 @@ def hub(base, accounts):
                  "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"):
         env[name] = str(base / "hub-runtime" / name.lower())
         os.makedirs(env[name], exist_ok=True)
-    port = free_port()
+    port = waiting.free_port()
     env.update(
         COURSE_HUB_IP="127.0.0.1", COURSE_HUB_PORT=str(port),
-        COURSE_HUB_API_PORT=str(free_port()), COURSE_HUB_PROXY_API_PORT=str(free_port()),
+        COURSE_HUB_API_PORT=str(waiting.free_port()),
+        COURSE_HUB_PROXY_API_PORT=str(waiting.free_port()),
         COURSE_HUB_STATE=str(state), COURSE_EXCHANGE=str(exchange),
         COURSE_HUB_INSTRUCTORS=names["instructor"],
         COURSE_HUB_STUDENTS=f"{names['correct']},{names['missing_bias']}",

@@ -24,14 +24,13 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
+import waiting
 from conftest import ROOT
 
 pytestmark = pytest.mark.lab
@@ -81,22 +80,9 @@ CELL_STATE_JS = """(last) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(condition, what: str, limit: float = LIMIT_S, poll: float = 0.25):
-    """Call ``condition`` until it returns something true; fail after ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {limit:.0f} s waiting for {what}")
-        time.sleep(poll)  # a polling interval, not a wait for something to happen
+def wait_until(condition, what, limit: float = LIMIT_S, poll: float = 0.25):
+    """`waiting.wait_until` with this file's time limit."""
+    return waiting.wait_until(condition, what, limit, poll)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +111,7 @@ def lab(tmp_path_factory):
                PYTHONHASHSEED="0")
     env.pop("COURSE_WIDGETS", None)  # in a kernel: live
     env.pop("MPLBACKEND", None)
-    port, token = free_port(), secrets.token_hex(16)
+    port, token = waiting.free_port(), secrets.token_hex(16)
     log = base / "lab.log"
     command = [JUPYTER, "lab", "--no-browser", f"--ServerApp.port={port}",
                "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
@@ -271,13 +257,12 @@ def wait_for_view(page, value_text: str, expected: list[str]) -> str:
         return (f"= {value_text}: computed in the kernel" in last["text"]
                 and all(e in last["text"] for e in expected))
 
-    deadline = time.monotonic() + LIMIT_S
-    while not ready():
-        if time.monotonic() > deadline:
-            missing = [e for e in expected if e not in last["text"]]
-            pytest.fail(f"the view for {value_text} never showed {missing}; it shows: "
-                        f"{last['text'][:1000]!r}")
-        time.sleep(0.25)  # polling interval
+    def seen() -> str:
+        missing = [e for e in expected if e not in last["text"]]
+        return (f"the view for {value_text} to show {missing}; it shows: "
+                f"{last['text'][:1000]!r}")
+
+    wait_until(ready, seen)
     return last["text"]
 
 
