@@ -11,6 +11,8 @@
 - ``course_pkg.data.forecasting``     a series split by time and scaled, its windows, for
   forecasting (chapter 9)
 - ``course_pkg.data.future_context``  a tagging task that needs the future (chapter 7)
+- ``course_pkg.data.length_batches``  minibatch streams whose length changes from batch to
+  batch (chapters 10, 11 and 13)
 - ``course_pkg.data.moving_shapes``   small videos for next-frame prediction (chapter 14)
 - ``course_pkg.data.order_tasks``     small token tasks about order and memory (chapters 1, 2)
 - ``course_pkg.data.padding``         ``PAD``, the id every integer vocabulary reserves

@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_pkg.data.algorithmic import ntm_copy_task
+from course_pkg.data.length_batches import varied_length_batches
 from course_pkg.models.parameter_count import closest_size, count_parameters
 from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating, train
@@ -68,19 +68,10 @@ def copy_batches(batch_size: int = 32, min_length: int = 1, max_length: int = 5,
     the lengths and the data come from ``numpy.random.default_rng(seed)``, so the stream is the
     same for every model trained with the same seed.
     """
-    require_positive_int("batch_size", batch_size)
-    require_positive_int("min_length", min_length)
-    require_positive_int("max_length", max_length)
     require_positive_int("bits", bits)
-    if max_length < min_length:
-        raise ValueError(f"max_length: expected >= min_length = {min_length}, got {max_length}")
-    rng = np.random.default_rng(seed)
-
-    def next_batch() -> CopyBatch:
-        length = int(rng.integers(min_length, max_length + 1))
-        return ntm_copy_task(batch_size, length, bits=bits, seed=int(rng.integers(2**31)))
-
-    return next_batch
+    return varied_length_batches(
+        lambda n, length, seed: ntm_copy_task(n, length, bits=bits, seed=seed),
+        batch_size, min_length, max_length, seed, seed_bound=2**31)  # (this stream's bound)
 
 
 def copy_loss(model: nn.Module, batch: CopyBatch) -> Tensor:

@@ -30,11 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import numpy as np
 import torch
 
 from course_pkg.batching import masked_cross_entropy
 from course_pkg.data.algorithmic import DIGIT_VOCABULARY, START, DigitBatch, digit_strings
+from course_pkg.data.length_batches import varied_length_batches
 from course_pkg.models.seq2seq import ATTENTION_KINDS, Seq2Seq
 from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating, train
@@ -84,20 +84,10 @@ def reversal_batches(batch_size: int, min_length: int, max_length: int, seed: in
     Call k draws its length uniformly from ``[min_length, max_length]`` and its digits, both from
     a generator seeded with ``seed``: the same seed gives the same sequence of batches.
     """
-    require_positive_int("batch_size", batch_size)
-    require_positive_int("min_length", min_length)
-    require_positive_int("max_length", max_length)
-    if max_length < min_length:
-        raise ValueError(f"max_length: expected >= min_length = {min_length}, got {max_length}")
     require_choice("task", task, TASKS)
-    rng = np.random.default_rng(seed)
-
-    def next_batch() -> DigitBatch:
-        length = int(rng.integers(min_length, max_length + 1))
-        return digit_strings(batch_size, length, task=task,
-                             seed=int(rng.integers(0, 2**31 - 1)))
-
-    return next_batch
+    return varied_length_batches(
+        lambda n, length, seed: digit_strings(n, length, task=task, seed=seed),
+        batch_size, min_length, max_length, seed)
 
 
 def reversal_loss(model: Seq2Seq, batch: DigitBatch) -> torch.Tensor:

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.algorithmic import sort_numbers
+from course_pkg.data.length_batches import varied_length_batches
 from course_pkg.models.pointer import PointerNetwork, decoding_with_mask
 from course_pkg.text_tables import text_table
 from course_pkg.training import History, evaluating
@@ -88,18 +89,8 @@ def sorting_batches(batch_size: int, min_length: int, max_length: int, seed: int
     Call k draws N uniformly from ``[min_length, max_length]`` and the numbers, both from a
     generator seeded with ``seed``.
     """
-    require_positive_int("batch_size", batch_size)
-    require_positive_int("min_length", min_length)
-    require_positive_int("max_length", max_length)
-    if max_length < min_length:
-        raise ValueError(f"max_length: expected >= min_length = {min_length}, got {max_length}")
-    rng = np.random.default_rng(seed)
-
-    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        length = int(rng.integers(min_length, max_length + 1))
-        return sort_numbers(batch_size, length, seed=int(rng.integers(0, 2**31 - 1)))
-
-    return next_batch
+    return varied_length_batches(lambda n, length, seed: sort_numbers(n, length, seed=seed),
+                                 batch_size, min_length, max_length, seed)
 
 
 def pointer_loss(model: PointerNetwork, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
