@@ -125,6 +125,16 @@ def require_word_ids(name: str, words: Any, vocabulary_size: int) -> "torch.Tens
     return words.reshape(words.shape[0], -1)  # (T, B)
 
 
+def require_int64_tokens(name: str, tokens: Any, meaning: str) -> None:
+    """Check that ``tokens`` is a 2-D int64 tensor of token ids (``meaning`` says which layout,
+    e.g. "time-major source token ids (S, B)")."""
+    import torch
+
+    require_ndim(name, tokens, 2, meaning)
+    if tokens.dtype != torch.int64:
+        raise TypeError(f"{name}: expected int64 token ids, got {tokens.dtype}")
+
+
 def numpy_rng(seed: Any) -> np.random.Generator:
     """A numpy Generator from ``seed``: an int >= 0, or a Generator passed through as it is."""
     if isinstance(seed, np.random.Generator):

@@ -68,3 +68,11 @@ def test_word_ids_become_time_major_and_bad_ones_are_named():
         require_word_ids("words", [0, 4], 4)
     with pytest.raises(ValueError, match="words"):
         require_word_ids("words", torch.zeros(2, 2, 2, dtype=torch.int64), 4)
+
+
+def test_int64_tokens_are_two_dimensional_int64():
+    v.require_int64_tokens("src", torch.zeros(4, 2, dtype=torch.int64), "(S, B) ids")
+    with pytest.raises(TypeError, match="src: expected int64 token ids, got torch.int32"):
+        v.require_int64_tokens("src", torch.zeros(4, 2, dtype=torch.int32), "(S, B) ids")
+    with pytest.raises(ValueError, match=r"tgt_in: expected .*\(T, B\) ids"):
+        v.require_int64_tokens("tgt_in", torch.zeros(4, dtype=torch.int64), "(T, B) ids")

@@ -37,7 +37,12 @@ from course_pkg.nn.attention import AdditiveAttention, BilinearAttention, DotPro
 from course_pkg.nn.cells import GRUCell
 from course_pkg.nn.recurrent import GRU
 from course_pkg.sampling import beam_search
-from course_pkg.validation import require_choice, require_ndim, require_positive_int
+from course_pkg.validation import (
+    require_choice,
+    require_int64_tokens,
+    require_ndim,
+    require_positive_int,
+)
 
 __all__ = ["EncodedSource", "Seq2Seq"]
 
@@ -51,12 +56,6 @@ class EncodedSource(NamedTuple):
     final: Tensor  # (B, H) h at each source's last real step
     mask: Tensor  # (B, S) bool, True at real source tokens
     projected_keys: Tensor | None  # (B, S, H) W_k h_j of additive attention, computed once
-
-
-def _check_tokens(name: str, tokens: Tensor, meaning: str) -> None:
-    require_ndim(name, tokens, 2, meaning)
-    if tokens.dtype != torch.int64:
-        raise TypeError(f"{name}: expected int64 token ids, got {tokens.dtype}")
 
 
 class Seq2Seq(nn.Module):
@@ -95,7 +94,7 @@ class Seq2Seq(nn.Module):
     # -- the two halves ----------------------------------------------------------------------------
     def encode(self, src: Tensor, src_lengths: Tensor | None = None) -> EncodedSource:
         """Run the encoder over ``src`` (S, B); ``src_lengths`` (B,) (default: all S)."""
-        _check_tokens("src", src, "time-major source token ids (S, B)")
+        require_int64_tokens("src", src, "time-major source token ids (S, B)")
         num_steps, batch_size = src.shape
         if src_lengths is None:
             src_lengths = torch.full((batch_size,), num_steps, dtype=torch.int64)
@@ -132,7 +131,7 @@ class Seq2Seq(nn.Module):
 
         With ``return_attention`` also the weights (T, B, S) (zeros without attention).
         """
-        _check_tokens("tgt_in", tgt_in, "time-major decoder input ids (T, B)")
+        require_int64_tokens("tgt_in", tgt_in, "time-major decoder input ids (T, B)")
         source = self.encode(src, src_lengths)
         if tgt_in.shape[1] != src.shape[1]:
             raise ValueError(f"tgt_in: expected shape (T, {src.shape[1]}) (the batch size of "

@@ -38,7 +38,7 @@ from course_pkg.data.padding import PAD
 from course_pkg.models.self_attention import sinusoidal_positions
 from course_pkg.nn.multihead_attention import causal_mask, padding_mask
 from course_pkg.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer
-from course_pkg.validation import require_ndim, require_positive_int
+from course_pkg.validation import require_int64_tokens, require_positive_int
 
 __all__ = ["TransformerCore", "TransformerSeq2Seq"]
 
@@ -97,12 +97,6 @@ class TransformerCore(nn.Module):
         return self.decode(tgt, memory, tgt_mask, src_mask)[0]
 
 
-def _check_tokens(name: str, tokens: Tensor, meaning: str) -> None:
-    require_ndim(name, tokens, 2, meaning)
-    if tokens.dtype != torch.int64:
-        raise TypeError(f"{name}: expected int64 token ids, got {tokens.dtype}")
-
-
 class TransformerSeq2Seq(nn.Module):
     """Embeddings + positions + `TransformerCore` + output layer (see the module doc).
 
@@ -145,7 +139,7 @@ class TransformerSeq2Seq(nn.Module):
 
     def encode(self, src: Tensor, src_lengths: Tensor | None = None):
         """``(memory (S, B, d), src_mask (B, S), encoder weights per layer)``."""
-        _check_tokens("src", src, "time-major source token ids (S, B)")
+        require_int64_tokens("src", src, "time-major source token ids (S, B)")
         num_steps, batch = src.shape
         if src_lengths is None:
             src_lengths = torch.full((batch,), num_steps, dtype=torch.int64)
@@ -156,7 +150,7 @@ class TransformerSeq2Seq(nn.Module):
     def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None) -> Tensor:
         """Teacher-forced logits (T, B, V) for decoder inputs ``tgt_in`` (T, B): all T positions
         in one pass (causal self-attention)."""
-        _check_tokens("tgt_in", tgt_in, "time-major decoder input ids (T, B)")
+        require_int64_tokens("tgt_in", tgt_in, "time-major decoder input ids (T, B)")
         if tgt_in.shape[1] != src.shape[1]:
             raise ValueError(f"tgt_in: expected shape (T, {src.shape[1]}) (the batch size of "
                              f"src), got {tuple(tgt_in.shape)}")
