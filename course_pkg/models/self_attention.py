@@ -39,13 +39,14 @@ them. Masks here say where attention is *allowed* (True = may attend), as in
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_pkg.nn.multihead_attention import causal_mask  # (T, T): s <= t
+from course_pkg.nn.multihead_attention import (  # causal_mask (T, T): s <= t
+    MultiHeadAttention,
+    causal_mask,
+)
 from course_pkg.validation import (
     require_floating,
     require_in_range,
@@ -72,29 +73,18 @@ def sinusoidal_positions(num_positions: int, d_model: int) -> Tensor:
     return encoding.float()
 
 
-class MultiHeadSelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention, from tensor operations.
+class MultiHeadSelfAttention(MultiHeadAttention):
+    """Multi-head scaled dot-product self-attention: `course_pkg.nn.MultiHeadAttention` with one
+    input for queries, keys and values, projected by one product with the stacked
+    ``in_proj_weight``; the heads, the scores and their softmax, and W_o are the parent's
+    (`MultiHeadAttention.attend`).
 
     ``forward(x, allowed=None)``: x (T, B, d); ``allowed`` None, (T, T) or (B, T, T) bool, True
     where query t may attend to key s (every query must be allowed at least one key). Returns
     ``(output, weights)``: output (T, B, d), weights (B, num_heads, T, T) (rows sum to 1).
     """
 
-    def __init__(self, d_model: int, num_heads: int) -> None:
-        super().__init__()
-        require_positive_int("d_model", d_model)
-        require_positive_int("num_heads", num_heads)
-        if d_model % num_heads:
-            raise ValueError(f"num_heads: expected a divisor of d_model = {d_model}, got "
-                             f"{num_heads}")
-        self.d_model, self.num_heads = d_model, num_heads
-        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))   # W_q; W_k; W_v
-        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
-        self.out_proj = nn.Linear(d_model, d_model)                             # W_o, b_o
-        nn.init.xavier_uniform_(self.in_proj_weight)                            # as torch does
-        nn.init.zeros_(self.out_proj.bias)
-
-    def _check(self, x: Tensor, allowed: Tensor | None) -> None:
+    def _check_input(self, x: Tensor, allowed: Tensor | None) -> None:
         if not isinstance(x, Tensor):
             raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
         require_floating("x", x)
@@ -108,24 +98,14 @@ class MultiHeadSelfAttention(nn.Module):
         if tuple(allowed.shape) not in ((steps, steps), (batch, steps, steps)):
             raise ValueError(f"allowed: expected shape ({steps}, {steps}) or ({batch}, {steps}, "
                              f"{steps}), got {tuple(allowed.shape)}")
-        if not allowed.any(dim=-1).all():
-            raise ValueError("allowed: expected every query to be allowed at least one key, got "
-                             "a row with none")
 
     def forward(self, x: Tensor, allowed: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        self._check(x, allowed)
-        steps, batch, d = x.shape
-        heads, d_head = self.num_heads, d // self.num_heads
+        self._check_input(x, allowed)
+        # one product with the stacked [W_q; W_k; W_v] (3d, d), as torch does for self-attention
         q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
-        # (T, B, d) -> (B, heads, T, d_head)
-        q, k, v = (t.reshape(steps, batch, heads, d_head).permute(1, 2, 0, 3) for t in (q, k, v))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(d_head)                    # (B, h, T, T)
-        if allowed is not None:
-            allowed = allowed if allowed.dim() == 2 else allowed.unsqueeze(1)   # (B, 1, T, T)
-            scores = scores.masked_fill(~allowed, float("-inf"))
-        weights = torch.softmax(scores, dim=-1)                                 # (B, h, T, T)
-        mixed = (weights @ v).permute(2, 0, 1, 3).reshape(steps, batch, d)      # (T, B, d)
-        return self.out_proj(mixed), weights
+        if allowed is not None and allowed.dim() == 3:
+            allowed = allowed.unsqueeze(1)                                      # (B, 1, T, T)
+        return self.attend(q, k, v, allowed)   # heads, scores, softmax, concatenation, W_o
 
 
 class SelfAttentionBlock(nn.Module):

@@ -163,9 +163,17 @@ class MultiHeadAttention(nn.Module):
             mask = keys_ok if mask is None else mask & keys_ok
         w_q, w_k, w_v = self.in_proj_weight.chunk(3)  # (d, d) each
         b_q, b_k, b_v = self.in_proj_bias.chunk(3)
-        q = self._split(F.linear(query, w_q, b_q))  # (B, h, Tq, d_k)
-        k = self._split(F.linear(key, w_k, b_k))  # (B, h, Tk, d_k)
-        v = self._split(F.linear(value, w_v, b_v))  # (B, h, Tk, d_k)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, h, Tq, d_k)
+        return self.attend(F.linear(query, w_q, b_q), F.linear(key, w_k, b_k),
+                           F.linear(value, w_v, b_v), mask)
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor,
+               mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The heads of projected queries q (Tq, B, d) and keys and values k, v (Tk, B, d):
+        scaled dot-product attention per head (``mask`` broadcasts to (B, h, Tq, Tk), True =
+        may attend), the heads concatenated, then W^O. Returns ``(output (Tq, B, d), weights
+        (B, h, Tq, Tk))``."""
+        tq, batch, d = q.shape
+        heads, weights = scaled_dot_product_attention(  # (B, h, Tq, d_k)
+            self._split(q), self._split(k), self._split(v), mask)
         mixed = heads.permute(2, 0, 1, 3).reshape(tq, batch, d)  # concatenate: (Tq, B, d)
         return self.out_proj(mixed), weights
