@@ -87,3 +87,28 @@ def test_causal_decoder_output_ignores_later_targets():
     out2, _, _ = layer(changed, memory, causal_mask(5))
     assert torch.allclose(out[:3], out2[:3], **TOL)
     assert not torch.allclose(out[3:], out2[3:])
+
+
+def test_encoder_layer_dropout_is_off_in_eval_mode_and_on_in_training():
+    torch.manual_seed(3)
+    ours = TransformerEncoderLayer(8, 2, 16, dropout=0.3).double()
+    perturb(ours)
+    twin = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.3, norm_first=True).double()
+    twin.load_state_dict(ours.state_dict())
+    x = randn(6, 3, 8, seed=1)
+    ours.eval(), twin.eval()
+    assert torch.allclose(ours(x)[0], twin(x), **TOL)
+    ours.train()
+    torch.manual_seed(11)
+    first = ours(x)[0]
+    torch.manual_seed(11)
+    again = ours(x)[0]
+    assert torch.equal(first, again)  # the same draws under the same seed
+    assert not torch.allclose(first, twin(x))
+
+
+@pytest.mark.parametrize("layer", [TransformerEncoderLayer, TransformerDecoderLayer])
+@pytest.mark.parametrize("dropout", [-0.1, 1.5])
+def test_bad_dropout_is_refused_by_name(layer, dropout):
+    with pytest.raises(ValueError, match="dropout"):
+        layer(8, 2, 16, dropout=dropout)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg.data.synthetic import adding_problem
+from course_pkg.nn.transformer_layers import TransformerEncoderLayer
 from course_pkg.models.self_attention import (
     MultiHeadSelfAttention,
     SelfAttentionBlock,
@@ -90,6 +91,21 @@ def test_block_matches_torch_pre_norm_transformer_encoder_layer():
     out, _ = block(x, allowed)
     expected = reference(x, src_mask=~causal_mask(T), src_key_padding_mask=~real)
     torch.testing.assert_close(out, expected, **TOL)
+
+
+def test_block_is_the_encoder_layer_with_its_attention_drawn_first():
+    """The block reuses the encoder layer's forward; its own __init__ draws the attention's
+    weights before W_1 and W_2 (chapter 18's seeded numbers depend on that order)."""
+    torch.manual_seed(4)
+    block = SelfAttentionBlock(8, 2, 16)
+    torch.manual_seed(4)
+    attention = MultiHeadSelfAttention(8, 2)
+    linear1 = torch.nn.Linear(8, 16)
+    assert isinstance(block, TransformerEncoderLayer)
+    assert torch.equal(block.self_attn.in_proj_weight, attention.in_proj_weight)
+    assert torch.equal(block.linear1.weight, linear1.weight)
+    assert [name.split(".")[0] for name in block.state_dict()][::2] == \
+        ["self_attn", "self_attn", "norm1", "norm2", "linear1", "linear2"]
 
 
 def test_causal_model_ignores_the_future_bidirectional_does_not():

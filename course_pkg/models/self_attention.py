@@ -47,9 +47,9 @@ from course_pkg.nn.multihead_attention import (  # causal_mask (T, T): s <= t
     MultiHeadAttention,
     causal_mask,
 )
+from course_pkg.nn.transformer_layers import TransformerEncoderLayer
 from course_pkg.validation import (
     require_floating,
-    require_in_range,
     require_lengths,
     require_ndim,
     require_positive_int,
@@ -108,26 +108,28 @@ class MultiHeadSelfAttention(MultiHeadAttention):
         return self.attend(q, k, v, allowed)   # heads, scores, softmax, concatenation, W_o
 
 
-class SelfAttentionBlock(nn.Module):
-    """A pre-norm Transformer block (see module doc); ``forward(x, allowed=None)`` ->
-    ``(x', weights)`` with x, x' (T, B, d) and the attention weights (B, num_heads, T, T)."""
+class SelfAttentionBlock(TransformerEncoderLayer):
+    """A pre-norm Transformer block (see module doc): `course_pkg.nn.TransformerEncoderLayer`
+    whose attention is `MultiHeadSelfAttention`; ``forward(x, allowed=None)`` -> ``(x', weights)``
+    with x, x' (T, B, d), ``allowed`` None, (T, T) or (B, T, T) bool (key padding folded in), and
+    the attention weights (B, num_heads, T, T). The residuals, the normalisations, the
+    feed-forward network and the dropout are the encoder layer's.
+    """
 
     def __init__(self, d_model: int, num_heads: int, ff_size: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        require_positive_int("ff_size", ff_size)
-        require_in_range("dropout", dropout, 0.0, 1.0)
+        nn.Module.__init__(self)  # not the encoder layer's: the attention is drawn first here,
+        # then W_1 and W_2, and in that order chapter 18's seeded runs print their numbers
         self.self_attn = MultiHeadSelfAttention(d_model, num_heads)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.linear1 = nn.Linear(d_model, ff_size)                              # W_1, b_1
-        self.linear2 = nn.Linear(ff_size, d_model)                              # W_2, b_2
-        self.dropout = nn.Dropout(dropout)
+        self._build_feed_forward(d_model, ff_size, dropout)  # linear1, linear2, dropout
 
     def forward(self, x: Tensor, allowed: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        attended, weights = self.self_attn(self.norm1(x), allowed)
-        x = x + self.dropout(attended)                                           # (T, B, d)
-        hidden = self.dropout(F.relu(self.linear1(self.norm2(x))))              # (T, B, ff)
-        return x + self.dropout(self.linear2(hidden)), weights
+        return super().forward(x, allowed=allowed)
+
+    def self_attention(self, h: Tensor, allowed: Tensor | None,
+                       key_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        return self.self_attn(h, allowed)  # key_mask is always None here: padding is in allowed
 
 
 class SelfAttentionSequenceModel(nn.Module):
