@@ -4,6 +4,7 @@ import os
 import pathlib
 
 import pytest
+from forbid_skips import pytest_runtest_makereport  # noqa: F401  (a skip fails under make test)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The built book; tests of a book built elsewhere can point COURSE_BOOK_HTML at it.
