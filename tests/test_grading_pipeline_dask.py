@@ -1,6 +1,7 @@
 """Autograde on Dask: the same rnn_bptt submissions graded by the runner's process pool and by a
 Dask LocalCluster of two worker processes give the same exported scores; a Dask task kills its
-own stuck child after the timeout; bad Dask options are refused by name.
+own stuck child after the timeout, and a submission's memory limit holds inside the worker;
+bad Dask options are refused by name.
 
 Each run starts from a fresh gradebook, so that every exported score comes from that run. The
 module takes a few minutes on two cores.
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import shutil
 
+import nbformat
 import pytest
 
-from course_builder import append, export_scores, make_submission, nbgrader, new_course
+from course_builder import (append, export_scores, make_submission, nbgrader, new_course,
+                            replace)
 from rnn_gated_lm_class import A1, EXPECTED_SCORES, SUBMISSIONS
 
 from course_pkg.grading.instructor import pipeline
@@ -95,6 +98,37 @@ def test_a_dask_task_kills_its_child_after_the_timeout(course, graded_both_ways)
     assert result.failure.startswith("autograde killed after 2 s"), result.failure
     score, _, ungraded = pipeline.gradebook_score(course, A1, "late")
     assert result.score == score == 0 and ungraded == 0
+
+
+@pytest.mark.pipeline
+def test_a_dask_task_keeps_the_memory_limits_of_a_submission(course, graded_both_ways):
+    """Through --scheduler, with 3 GB of address space for the submission (``memory_gb``): a
+    top-level 4 GiB allocation, which this 24 GB machine grants without the limit, fails in the
+    jail on the worker; and an rnn_step_backward that allocates 8 GiB runs out of the graded
+    call's own memory. Only that part is lost: the report says why, and rnn_backward, which calls
+    it, is scored with the correct stand-in."""
+    from distributed import LocalCluster
+
+    course, env, tmp = course
+    make_submission(course, A1, "greedy", edits={
+        "rnn_step_forward": append(
+            "try:\n    hog = np.ones((1 << 29,))  # 4 GiB of float64\n    print('ALLOCATED')\n"
+            "except MemoryError:\n    print('MEMORY LIMIT HELD')\nhog = None\n"),
+        "rnn_step_backward": replace(
+            "    dbias = delta.sum(axis=0)",
+            "    hog = np.ones((1 << 30,))  # 8 GiB of float64\n    dbias = delta.sum(axis=0)")})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, memory_limit=0,
+                      dashboard_address=None) as cluster:
+        [result] = pipeline.autograde(course, A1, students=["greedy"], timeout=300,
+                                      memory_gb=3.0, scheduler=cluster.scheduler_address)
+    assert result.ok, result.failure
+    graded = nbformat.read(course / "autograded" / "greedy" / A1 / f"{A1}.ipynb", as_version=4)
+    printed = "".join(output.get("text", "") for cell in graded.cells if cell.cell_type == "code"
+                      for output in cell.get("outputs", []))
+    assert "MEMORY LIMIT HELD" in printed and "ALLOCATED" not in printed, printed
+    assert any("rnn_step_backward" in fault and "ran out of memory" in fault
+               for fault in result.faults), result.faults
+    assert result.score == pytest.approx(12 - 3)  # rnn_step_backward's 3 points only
 
 
 def test_bad_dask_options_are_refused_by_name(tmp_path, capsys):
