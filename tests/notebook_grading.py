@@ -13,12 +13,13 @@ import nbformat
 from course_builder import ROOT, solution_code
 
 
-def grade_notebook(assignment: str, edits: dict | None = None, only: tuple = ()
-                   ) -> dict[str, tuple[float, str]]:
+def grade_notebook(assignment: str, edits: dict | None = None, only: tuple = (),
+                   reports: dict | None = None) -> dict[str, tuple[float, str]]:
     """Run every nbgrader cell of a source notebook as a kernel would; grade_id -> (score, text).
 
     ``edits`` maps a solution cell's grade_id to a function of its code (a student's mistake);
-    ``only`` restricts the test cells run (all by default).
+    ``only`` restricts the test cells run (all by default); ``reports``, when given, receives
+    grade_id -> the part's grade report (its faults, delegation and cases).
     The course_pkg modules are restored afterwards (test cells re-import them).
     """
     notebook = nbformat.read(ROOT / "assignments" / "source" / assignment / f"{assignment}.ipynb", 4)
@@ -48,6 +49,8 @@ def grade_notebook(assignment: str, edits: dict | None = None, only: tuple = ()
                 exec(compile(source, name, "exec"), namespace)
             if is_test:
                 results[meta["grade_id"]] = (namespace["__score__"], printed.getvalue())
+                if reports is not None:
+                    reports[meta["grade_id"]] = namespace["part"].report
     finally:
         for name in [n for n in sys.modules if n.split(".")[0] == "course_pkg"]:
             del sys.modules[name]

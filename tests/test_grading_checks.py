@@ -7,6 +7,8 @@ references the checks use for sampling and perplexity must agree with outside on
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -171,6 +173,54 @@ def test_a_helper_that_hangs_costs_its_own_part_only_and_is_named():
     score, text = results["test_decoder_step"]
     assert score == 3, text
     assert "with your attention_context the call did not return" in text, text
+
+
+HANGING_CONTEXT = lambda s: s.replace(  # noqa: E731
+    "    return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, Dv)",
+    "    while True:\n        pass")
+# decoder_step's own mistake: the logits read the old state
+LOGITS_FROM_S_PREV = lambda s: s.replace(  # noqa: E731
+    "logits = torch.cat([s_t, c], dim=1) @ W_out.T",
+    "logits = torch.cat([s_prev, c], dim=1) @ W_out.T")
+
+
+@functools.cache
+def _decoder_step_with_only_its_own_mistake() -> float:
+    results = grade_notebook("attention_seq2seq", {"decoder_step": LOGITS_FROM_S_PREV},
+                             only=("test_decoder_step",))
+    return results["test_decoder_step"][0]
+
+
+def test_a_helper_that_hangs_is_named_when_the_caller_has_a_mistake_of_its_own():
+    reports = {}
+    results = grade_notebook("attention_seq2seq", {"attention_context": HANGING_CONTEXT,
+                                                   "decoder_step": LOGITS_FROM_S_PREV},
+                             only=("test_decoder_step",), reports=reports)
+    score, text = results["test_decoder_step"]
+    own_only = _decoder_step_with_only_its_own_mistake()
+    assert 0 < own_only < 3 and score == own_only, text  # the hang costs this part nothing
+    faults = reports["test_decoder_step"].faults
+    assert len(faults) == 1, faults
+    assert faults[0].startswith("attention_context (called by decoder_step): did not return "
+                                "within 5 s"), faults
+    assert ("with your attention_context the call did not return within 5 s: scored with "
+            "correct stand-ins for your attention_context, whose mistakes") in text, text
+    assert "masked_softmax" not in text and "additive_scores" not in text, text
+    assert "the logits were computed from s_prev" in text  # its own mistake is still named
+
+
+def test_a_wrong_helper_is_named_alone_when_the_caller_has_a_mistake_of_its_own():
+    reports = {}
+    results = grade_notebook("attention_seq2seq", {
+        "masked_softmax": lambda s: s.replace('float("-inf")', "0.0"),  # padding not masked
+        "decoder_step": LOGITS_FROM_S_PREV,
+    }, only=("test_decoder_step",), reports=reports)
+    score, text = results["test_decoder_step"]
+    assert score == _decoder_step_with_only_its_own_mistake(), text
+    assert reports["test_decoder_step"].faults == []
+    assert ("(scored with correct stand-ins for your masked_softmax, whose mistakes are graded "
+            "in their own part)") in text, text
+    assert "additive_scores" not in text and "attention_context" not in text, text
 
 
 def test_a_weight_used_without_its_transpose_is_named_in_the_shape_error():

@@ -9,6 +9,8 @@ solutions or hidden tests. The course is built by tests/course_builder.py.
 from __future__ import annotations
 
 import csv
+import html
+import re
 
 import nbformat
 import pytest
@@ -54,6 +56,11 @@ SUBMISSIONS = {
         "    while True:\n        pass")}),
     (A4, "transposed_weight"): dict(edits={"additive_scores": replace(
         "(query @ W_q.T)", "(query @ W_q)")}),
+    # off by a factor 1 + 1e-6: beyond float64's tolerance (rtol 1e-7), within float32's, and
+    # the same as the reference to 4 significant digits (the message must print more of them)
+    (A4, "tiny_error"): dict(edits={"attention_context": replace(
+        "    return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, Dv)",
+        "    return torch.bmm(weights.unsqueeze(1), values).squeeze(1) * (1 + 1e-6)")}),
     (A5, "solution"): dict(),
     (A5, "untouched"): dict(solutions=False),
     (A5, "mistakes"): dict(edits={
@@ -91,6 +98,10 @@ EXPECTED_SCORES = {
     (A4, "hanging_helper"): 12 - 1,
     # additive_scores raises (a shape error) in every case; decoder_step keeps its 3 points
     (A4, "transposed_weight"): 12 - 3,
+    # attention_context: the float64 case keeps "returns" (weight 1 of 1 + 2), the float32 case
+    # passes both (torch parts have no dtype check): 4 of 6 of its point; decoder_step is right
+    # once a correct attention_context stands in
+    (A4, "tiny_error"): 12 - 1 + round(4 / 6, 2),
     (A5, "solution"): 9.0, (A5, "untouched"): 0.0,
     # pointer_step 1.11 of 2 (right when nothing is chosen); location_addressing 1.5 of 3
     # (w_gated right, w_shifted and w wrong)
@@ -112,6 +123,8 @@ FEEDBACK_MESSAGES = {
                    "no points for this part"],
     (A4, "hanging_helper"): ["attention_context: did not return within 5 s",
                              "with your attention_context the call did not return"],
+    (A4, "tiny_error"): ["context is wrong at batch row", "right once correct stand-ins "
+                                                          "replace your attention_context:"],
     (A4, "transposed_weight"): ["your W_q has shape (A, Dq) = (6, 3) and is used as it is",
                                 "the product needs W_q.T, shape (Dq, A)",
                                 "correct stand-ins replace your additive_scores:"],
@@ -183,3 +196,31 @@ def test_feedback_says_what_is_wrong(graded, key):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_feedback_shows_hidden_checks_by_name_never_their_code(graded, assignment):
     assert_feedback_hides_hidden_tests(graded["course"], assignment)
+
+
+def _feedback_text(graded, assignment: str, student: str) -> str:
+    """The feedback page as a student reads it: tags dropped, entities decoded."""
+    page = graded["course"] / "feedback" / student / assignment / f"{assignment}.html"
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+
+def test_values_that_differ_past_the_fourth_digit_are_printed_distinct(graded):
+    text = _feedback_text(graded, A4, "tiny_error")
+    found = re.findall(r"context is wrong at [^(\n]*\(got (\S+), expected (\S+), "
+                       r"\|error\| [^)]*\)", text)
+    assert found, text[:3000]
+    for got, expected in found:  # equal to 4 significant digits, so printed with more
+        assert f"{float(got):.4g}" == f"{float(expected):.4g}", (got, expected)
+        assert got != expected and float(got) != float(expected), (got, expected)
+
+
+def test_a_passing_case_of_a_part_that_earns_nothing_says_why(graded):
+    """sdpa: attention_context delegates, and decoder_step through it; the cases they pass
+    earn nothing, and the first ✓ of each part says so."""
+    text = _feedback_text(graded, A4, "sdpa")
+    assert "attention_context: 0 / 1 points" in text and "decoder_step: 0 / 3 points" in text
+    # the case's own notes (indented) may come first, e.g. the stand-in's
+    explained = re.findall(r"✓ [^\n]*: (\d+) of \1 checks passed\n(?: {4}[^\n]*\n)*? {4}"
+                           r"\(these checks pass but earn nothing: see the reason under the "
+                           r"score below\)", text)
+    assert len(explained) == 2, text[:3000]

@@ -15,7 +15,9 @@ with a chosen set of submissions:
 - faults: a function that never returns and ignores SIGINT, calls os._exit or sys.exit,
   exhausts memory, prints megabytes; top-level code that hangs or kills the kernel; a notebook
   that is not JSON: each costs only the affected points, every other submission is graded, the
-  gradebook stays consistent, and the runner prints one clear line per failure.
+  gradebook stays consistent, and the runner prints one clear line per failure (a cell timeout
+  included); an answer that hangs costs its part only, the not-graded self-check cell that
+  calls it being skipped while grading.
 
 Faults are put in parts no other part depends on, so that the expected score is simply the
 total minus those parts. The whole file takes a few minutes on two cores (about 25 autogrades).
@@ -48,7 +50,11 @@ from course_pkg.grading.instructor.offline_feedback import MARKER
 RUNNER_LINES = {
     (A1, "faults"): ["FAULT rnn_bptt/faults: test_numerical_gradient: numerical_gradient: did not",
                      "FAULT rnn_bptt/faults: test_rnn_backward: rnn_backward: the process exited"],
-    (A1, "top_level"): "FAULT rnn_bptt/top_level: rnn_forward: KernelDied",
+    (A1, "top_level"): ["FAULT rnn_bptt/top_level: rnn_forward: KernelDied",
+                        "FAULT rnn_bptt/top_level: numerical_gradient: CellTimeout: this cell "
+                        "did not finish within 30 s"],
+    (A1, "self_check_hang"): "FAULT rnn_bptt/self_check_hang: test_rnn_backward: rnn_backward: "
+                             "did not return within 5 s",
     (A1, "not_json"): "FAIL rnn_bptt/not_json: submitted notebook rnn_bptt.ipynb is not valid",
     (A1, "delegation"): "FAULT rnn_bptt/delegation: test_numerical_gradient: delegation",
     (A2, "faults"): "FAULT gated_cells/faults: test_gru_step_backward: gru_step_backward",
@@ -196,6 +202,31 @@ def test_runner_logs_one_clear_line_per_failure(graded, key):
     expected = RUNNER_LINES[key] if isinstance(RUNNER_LINES[key], list) else [RUNNER_LINES[key]]
     for prefix in expected:
         assert any(line.startswith(prefix) for line in graded["lines"]), (prefix, graded["lines"])
+
+
+def test_a_self_check_cell_does_not_run_a_hanging_answer_while_grading(graded):
+    """Issue 13's bob: the not-graded cell that checks rnn_backward against finite differences
+    skips the call under autograde, so the hang costs rnn_backward's part (a 5 s limit) and
+    nothing else: no cell timeout, no restarted kernel."""
+    key = (A1, "self_check_hang")
+    result = graded["results"][key]
+    assert result.ok and result.score == pytest.approx(9.0)
+    assert len(result.faults) == 1 and result.faults[0].startswith(
+        "test_rnn_backward: rnn_backward: did not return within 5 s"), result.faults
+    mine = [line for line in graded["lines"] if "rnn_bptt/self_check_hang:" in line]
+    faults = [line for line in mine if line.startswith("FAULT")]
+    assert len(faults) == 1 and "CellTimeout" not in faults[0], mine
+    notebook = nbformat.read(graded["course"] / "autograded" / "self_check_hang" / A1 /
+                             f"{A1}.ipynb", 4)
+    checks = [cell for cell in notebook.cells if cell.cell_type == "code"
+              and "rnn_backward(dout, dh_n, cache)" in cell.source
+              and not cell.metadata.get("nbgrader", {}).get("solution")]
+    assert len(checks) == 1
+    outputs = checks[0].outputs
+    assert [output.output_type for output in outputs] == ["stream"], outputs
+    assert outputs[0].text.startswith("skipped while grading")
+    assert not any(output.get("ename") for cell in notebook.cells
+                   for output in cell.get("outputs", []))
 
 
 def test_edited_and_deleted_test_cells_are_restored(graded):

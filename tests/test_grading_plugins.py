@@ -2,6 +2,7 @@
 feedback math, the authoring build, and the runner's helpers (no nbgrader run here; the pipeline
 test runs the real thing)."""
 
+import ast
 import json
 import os
 import pathlib
@@ -215,6 +216,80 @@ def test_source_notebooks_have_complete_metadata_and_no_outputs():
                     assert meta["points"] > 0 and meta["locked"]
                     assert "### BEGIN HIDDEN TESTS" in cell.source
         assert len(ids) == len(set(ids))
+
+
+def _is_grading_test(node) -> str | None:
+    """``"autograde"`` comparisons with ``os.environ.get("NBGRADER_EXECUTION")``: ``"=="``
+    when the ``if`` branch is the grading one, ``"!="`` when it is the student's own run."""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.Eq, ast.NotEq))):
+        return None
+    sides = [node.left, node.comparators[0]]
+    texts = {ast.unparse(side) for side in sides}
+    if texts != {"os.environ.get('NBGRADER_EXECUTION')", "'autograde'"}:
+        return None
+    return "==" if isinstance(node.ops[0], ast.Eq) else "!="
+
+
+def _unguarded_uses(source: str, student_names: set[str]) -> list[str]:
+    """Student-defined names a cell uses outside the branch that grading skips."""
+    found = []
+
+    def visit(node, guarded):
+        if isinstance(node, ast.If) and (kind := _is_grading_test(node.test)):
+            for child in node.body:
+                visit(child, guarded or kind == "!=")
+            for child in node.orelse:
+                visit(child, guarded or kind == "==")
+            return
+        if isinstance(node, ast.Name) and node.id in student_names and not guarded:
+            found.append(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, guarded)
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def test_the_guard_finder_tells_guarded_uses_from_unguarded_ones():
+    names = {"step"}
+    assert _unguarded_uses("print(step(1))", names) == ["step"]
+    assert _unguarded_uses("if os.environ.get('NBGRADER_EXECUTION') == 'autograde':\n"
+                           "    step(1)\nelse:\n    pass", names) == ["step"]
+    assert _unguarded_uses("if os.environ.get('NBGRADER_EXECUTION') == 'autograde':\n"
+                           "    print('skipped')\nelse:\n    step(1)", names) == []
+    assert _unguarded_uses("if os.environ.get('NBGRADER_EXECUTION') != 'autograde':\n"
+                           "    step(1)", names) == []
+    assert _unguarded_uses("if os.environ.get('OTHER') != 'autograde':\n    step(1)",
+                           names) == ["step"]
+
+
+def test_no_locked_cell_runs_student_code_while_grading():
+    """A cell that is neither an answer nor a test (a self-check, a demo) and calls a function
+    the student writes must skip that call under autograde, where the jail sets
+    NBGRADER_EXECUTION=autograde: a hanging or slow answer would otherwise cost a cell timeout
+    outside any graded part."""
+    assert '"NBGRADER_EXECUTION", "autograde"' in (
+        ROOT / "course_pkg" / "grading" / "instructor" / "jail.py").read_text()
+    offenders, checked = [], 0
+    for path in sorted((ROOT / "assignments" / "source").glob("*/*.ipynb")):
+        notebook = nbformat.read(path, 4)
+        student_names = set()
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                student_names |= {node.name for node in ast.parse(cell.source).body
+                                  if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        assert student_names, path
+        for number, cell in enumerate(notebook.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or meta.get("solution") or meta.get("grade"):
+                continue
+            checked += 1
+            if uses := _unguarded_uses(cell.source, student_names):
+                offenders.append(f"{path.stem} cell {number} ({meta.get('grade_id')}): "
+                                 f"{sorted(set(uses))}")
+    assert checked > 6
+    assert offenders == []
 
 
 @pytest.mark.parametrize("cell_options, message", [

@@ -41,6 +41,8 @@ from course_pkg.validation import require_in_range
 MAX_DIAGNOSED_CASES = 2  # probes run on the first failing cases only
 # beside a passing case of a part that earns nothing for delegation (the summary says why)
 NOT_COUNTED = "(these checks pass but earn nothing: see the reason under the score below)"
+# outcomes of a call that are faults (not a wrong value): a helper's is blamed on the helper
+FAULT_KINDS = ("timeout", "exception", "exit", "crash", "memory")
 
 
 @dataclass
@@ -198,7 +200,7 @@ class Part:
         self.shown_notes: set[str] = set()  # each note is printed once per part
         self.failed_cases_shown = 0  # the first failing case is printed in full, later ones brief
         self.hung = ""  # set when a call never returned: later cases are not run again
-        self.culprit: str | None = None  # the helpers whose stand-ins a case needs (see _culprit)
+        self.culprit: tuple[str, str] | None = None  # the helpers to name (see _culprit)
         self.substitute: dict[str, Callable[..., Any]] = {}  # stand-ins in use (see FunctionSpec)
         # In the judge, the functions live in the jail: the judge holds their names and their
         # compiled (never run) code, which the static delegation check reads.
@@ -305,31 +307,34 @@ class Part:
                 retry_got = self._score_outcome(retry, retry_outcome, inputs, expected, params)
             finally:
                 self.substitute = {}
-            names = " and ".join(stand_ins)
-            if retry.passed and len(stand_ins) > 1:
-                names = self._culprit(stand_ins, inputs, params, expected) or names
+            names = faulty = " and ".join(stand_ins)
+            helped = retry.passed or (retry_got is not None
+                                      and _passed_weight(retry) > _passed_weight(case))
+            if helped and len(stand_ins) > 1:
+                found, found_faulty = self._culprit(stand_ins, inputs, params, expected, retry,
+                                                    outcome)
+                names, faulty = found or names, found_faulty or found or names
+            helper_fault = helped and outcome.kind in FAULT_KINDS
+            if helper_fault:  # the fault is the helper's: blame it, not this part
+                blamed = f"{spec.title}: {outcome.error}"
+                if blamed in self.report.faults:
+                    self.report.faults.remove(blamed)
+                fault = f"{faulty} (called by {spec.title}): {outcome.describe()}"
+                if fault not in self.report.faults:
+                    self.report.faults.append(fault)
+            cause = f"with your {faulty} the call {outcome.describe()}" if helper_fault else ""
             if retry.passed:
                 case.checks = retry.checks
-                if outcome.kind in ("timeout", "exception", "exit", "crash", "memory"):
-                    # the fault is the helper's: blame it, not this part
-                    blamed = f"{spec.title}: {outcome.error}"
-                    if blamed in self.report.faults:
-                        self.report.faults.remove(blamed)
-                    fault = f"{names} (called by {spec.title}): {outcome.describe()}"
-                    if fault not in self.report.faults:
-                        self.report.faults.append(fault)
-                    case.notes.append(f"with your {names} the call {outcome.describe()}; it is "
-                                      f"right once correct stand-ins replace your {names}: the "
-                                      "mistake is there (graded in its own part), not here")
-                else:
-                    case.notes.append(f"right once correct stand-ins replace your {names}: the "
-                                      f"mistake is there (graded in its own part), not here")
+                note = (f"right once correct stand-ins replace your {names}: the mistake is there "
+                        "(graded in its own part), not here")
+                case.notes.append(f"{cause}; it is {note}" if cause else note)
                 got = None
             elif retry_got is not None:
-                if _passed_weight(retry) > _passed_weight(case):
+                if helped:
                     case.checks = retry.checks
-                    case.notes.append(f"(scored with correct stand-ins for your {names}, whose "
-                                      "mistakes are graded in their own part)")
+                    note = (f"scored with correct stand-ins for your {names}, whose mistakes are "
+                            "graded in their own part")
+                    case.notes.append(f"{cause}: {note}" if cause else f"({note})")
                 got, diagnose_with = retry_got, stand_ins
         on_reference_cache = False
         if got is not None and not case.passed and not self.hung:
@@ -398,27 +403,41 @@ class Part:
         return got, False
 
     def _culprit(self, stand_ins: dict[str, Callable[..., Any]], inputs: dict[str, Any],
-                 params: dict[str, Any], expected: dict[str, Any]) -> str:
-        """The helpers whose stand-ins the case needs ('' if it cannot be told), so that the
-        note names those only: starting from all of them, each stand-in is left out in turn
-        and stays out when the case is still right without it. Found once per part."""
+                 params: dict[str, Any], expected: dict[str, Any], retry: CaseResult,
+                 own: sandbox.Outcome) -> tuple[str, str]:
+        """The helpers whose stand-ins change the case's result ('' if it cannot be told), so
+        that the notes name those only, and of those the ones whose own version failed as the
+        student's call did (``own``: it hung, raised, exited, ...), for the fault line.
+
+        Starting from all the stand-ins (``retry``, the case run with all of them), each one is
+        left out in turn and stays out when the case comes out the same without it: right when
+        ``retry`` is right; else the same sub-checks passing and failing (the caller has a
+        mistake of its own). Found once per part."""
         if self.culprit is None:
-            needed = dict(stand_ins)
+            wanted = [(check.name, check.passed) for check in retry.checks]
+            needed, kinds = dict(stand_ins), {}
             for name in list(stand_ins):
                 trial_set = {k: v for k, v in needed.items() if k != name}
-                if not trial_set:
+                if not trial_set:  # the student's own helpers: the case as first run
+                    kinds[name] = own.kind
                     break
                 self.substitute = trial_set
                 hung, faults = self.hung, list(self.report.faults)
                 try:  # a trial that hangs marks nothing: it is only a question
                     trial = CaseResult("")
-                    self._score_outcome(trial, self._run([inputs], params)[0], inputs,
-                                        expected, params)
+                    trial_outcome = self._run([inputs], params)[0]
+                    self._score_outcome(trial, trial_outcome, inputs, expected, params)
                 finally:
                     self.substitute, self.hung, self.report.faults = {}, hung, faults
-                if trial.passed:
+                kinds[name] = trial_outcome.kind
+                same = (trial.passed if retry.passed
+                        else [(check.name, check.passed) for check in trial.checks] == wanted)
+                if same:
                     needed = trial_set
-            self.culprit = " and ".join(needed) if len(needed) < len(stand_ins) else ""
+            culprit = " and ".join(needed) if len(needed) < len(stand_ins) else ""
+            faulty = [name for name in needed if kinds.get(name) == own.kind]
+            self.culprit = (culprit, " and ".join(faulty)
+                            if own.kind in FAULT_KINDS and 0 < len(faulty) < len(needed) else "")
         return self.culprit
 
     def _record_delegation(self, outcome: sandbox.Outcome) -> None:
