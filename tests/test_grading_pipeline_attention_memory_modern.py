@@ -224,3 +224,12 @@ def test_a_passing_case_of_a_part_that_earns_nothing_says_why(graded):
                            r"\(these checks pass but earn nothing: see the reason under the "
                            r"score below\)", text)
     assert len(explained) == 2, text[:3000]
+
+
+def test_the_fault_line_names_the_helper_that_hung_not_its_caller(graded):
+    """The runner prints one FAULT line per entry of ``faults``: for a looping attention_context
+    it must name that helper, and decoder_step, which calls it, must not be blamed."""
+    faults = graded["results"][(A4, "hanging_helper")].faults
+    assert any(fault.endswith("attention_context (called by decoder_step): did not return "
+                              "within 5 s") for fault in faults), faults
+    assert not any(": decoder_step: " in f": {fault}" for fault in faults), faults
