@@ -14,7 +14,8 @@ import pytest
 from nbformat.notebooknode import NotebookNode
 
 from course_pkg.grading.instructor import feedback_pages, offline_feedback, pipeline
-from course_pkg.grading.instructor.nbgrader_plugins import ScoreFromReport, definitions_only
+from course_pkg.grading.instructor.nbgrader_plugins import (RobustExecute, ScoreFromReport,
+                                                            definitions_only)
 from course_pkg.grading.report import REPORT_MIME, CaseResult, Report, SubCheck
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -115,6 +116,42 @@ def test_definitions_only_keeps_what_later_cells_need():
     assert "def f(a)" in kept and "class C" in kept and "from math import tanh" in kept
     assert "while" not in kept and "_exit" not in kept and "x = 3" not in kept
     assert definitions_only("def broken(:\n") == ""
+
+
+def test_a_cell_interrupted_at_the_timeout_is_named_and_becomes_a_fault_line(tmp_path):
+    """The kernel path without the judge (RobustExecute, as `nbgrader autograde` runs it): a
+    looping cell is interrupted at the timeout, records a CellTimeout that the runner's
+    report_faults turns into a FAULT entry, and the next cell still runs."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder = tmp_path / "autograded" / "ann" / "a1"
+    folder.mkdir(parents=True)
+    notebook = new_notebook(cells=[
+        new_code_cell("import time\nwhile True:\n    time.sleep(0.05)",
+                      metadata={"nbgrader": {"grade_id": "loop"}}),
+        new_code_cell("print('the next cell ran')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    executed, _ = RobustExecute(timeout=2).preprocess(notebook, {"metadata": {"path": str(folder)}})
+    names = [o.get("ename") for o in executed.cells[0].outputs if o.output_type == "error"]
+    assert "CellTimeout" in names and "CellTimeoutError" not in names, names
+    assert executed.cells[1].outputs[0]["text"] == "the next cell ran\n"
+    nbformat.write(executed, folder / "a1.ipynb")
+    assert pipeline.report_faults(tmp_path, "a1", "ann") == [
+        "loop: CellTimeout: this cell did not finish within 2 s and was interrupted"]
+
+
+def test_nbgraders_own_cell_timeout_error_is_a_fault_line_too(tmp_path):
+    folder = tmp_path / "autograded" / "ann" / "a1"
+    folder.mkdir(parents=True)
+    cell = nbformat.v4.new_code_cell("while True: pass", metadata={"nbgrader": {"grade_id": "x"}})
+    cell.outputs = [nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="",
+                                           traceback=[]),
+                    nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="",
+                                           traceback=[])]
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), folder / "a1.ipynb")
+    assert pipeline.report_faults(tmp_path, "a1", "ann") == [
+        "x: CellTimeout: this cell did not finish in time"]
 
 
 # ------------------------------------------------------------------------------------------

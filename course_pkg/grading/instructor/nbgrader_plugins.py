@@ -138,6 +138,12 @@ class RobustExecute(Execute):
                    ) -> tuple[NotebookNode, Any]:
         self._restarts = 0
         self._given_up = False
+        # A cell interrupted at the timeout ends with the student's KeyboardInterrupt and the
+        # error below (nbgrader's own is a bare "CellTimeoutError"): the runner's FAULT lines
+        # and the feedback know a cell timeout by the name CellTimeout, on every path.
+        message = f"this cell did not finish within {self.timeout} s and was interrupted"
+        self.error_on_timeout = {"ename": "CellTimeout", "evalue": message,
+                                 "traceback": [f"CellTimeout: {message}"]}
         return super().preprocess(nb, resources, km)
 
     async def async_execute_cell(self, cell: NotebookNode, cell_index: int,

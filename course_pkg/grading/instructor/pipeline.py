@@ -198,6 +198,8 @@ def report_faults(course: pathlib.Path, assignment: str, student: str) -> list[s
                 name, text = output.get("ename"), str(output.get("evalue", ""))
                 if output.get("output_type") != "error":
                     continue
+                if name == "CellTimeoutError":  # nbgrader's own Execute, not the course's
+                    name, text = "CellTimeout", "this cell did not finish in time"
                 if name in ("KernelDied", "CellTimeout", "KernelLost") or (
                         name == "NoPoints" and ("grade report" in text
                                                 or "GradingIntegrityError" in text)):
