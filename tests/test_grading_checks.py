@@ -82,6 +82,23 @@ def test_a_wrong_backward_on_a_wrong_forward_still_costs_its_own_points():
     assert "dh_prev = da @ weight_hh (the transpose" in text, text
 
 
+def test_a_right_forward_with_a_wrong_cache_is_charged_once_and_named():
+    """rnn_step_forward returns the right h_t but caches tanh(a - b_hh) where the backward reads
+    h_t: its own part (outputs only) keeps full marks, the backward is charged (once), and its
+    message points at the forward's cache instead of diagnosing the backward's own lines."""
+    results = grade_notebook("rnn_bptt", {
+        "rnn_step_forward": lambda s: s.replace(
+            "cache = (x_t, h_prev, h_t, weight_ih, weight_hh)",
+            "cache = (x_t, h_prev, np.tanh(pre_activation - bias_hh), weight_ih, weight_hh)"),
+    }, only=("test_rnn_step_forward", "test_rnn_step_backward"))
+    assert results["test_rnn_step_forward"][0] == 2
+    score, text = results["test_rnn_step_backward"]
+    assert score < 3, text
+    assert ("your rnn_step_forward returns the right outputs but keeps in its cache a value this "
+            "function does not expect") in text, text
+    assert "cache[2] (h_t)" in text, text
+
+
 def test_mistakes_in_assignment_2_name_the_gate():
     results = grade_notebook("gated_cells", {
         "lstm_step_forward": lambda s: s.replace(

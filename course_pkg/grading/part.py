@@ -363,16 +363,22 @@ class Part:
                                   inputs: dict[str, Any], expected: dict[str, Any],
                                   params: dict[str, Any], got: dict[str, Any]
                                   ) -> tuple[dict[str, Any] | None, bool]:
-        """A failed backward case whose forward is wrong, run again on the student's cache
-        layout holding the reference forward's values. Returns the outputs to diagnose (None
-        when the retry is right) and whether the case is now scored on that cache."""
+        """A failed backward case, run again on the student's cache layout holding the reference
+        forward's values. Returns the outputs to diagnose (None when the retry is right) and
+        whether the case is now scored on that cache.
+
+        When the forward is wrong, the better of the two runs is scored: its mistake is graded
+        in its own part. When the forward's outputs are right but its cache holds a value the
+        backward does not expect, the forward's part (which checks outputs, not the student's
+        cache layout) cannot charge it, so the case keeps its score here, once, and a right
+        retry only changes the message: it points at the cache, not at the backward's lines."""
         spec = self.spec
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantities = spec.reference_quantities(_float64(inputs), params)
-        if (quantities is None or not isinstance(outcome.value, dict)
-                or not spec.forward_is_wrong(got, inputs, params)):
+        if quantities is None or not isinstance(outcome.value, dict):
             return got, False
+        forward_wrong = spec.forward_is_wrong(got, inputs, params)
         outputs = outcome.value.get("outputs")
         keys = reference_cache.keys_from(outputs if isinstance(outputs, dict) else {}, quantities)
         syntax = _syntax(self.functions[0])
@@ -388,6 +394,15 @@ class Part:
         self._record_delegation(retry_outcome)
         retry_got = self._score_outcome(retry, retry_outcome, inputs, expected, params)
         replaced = ", ".join(filled.replaced)
+        if not forward_wrong:
+            if not retry.passed:
+                return got, False
+            case.notes.append(f"right on your own cache layout filled with the correct forward "
+                              f"values ({replaced} replaced): your {spec.forward_name} returns the "
+                              "right outputs but keeps in its cache a value this function does "
+                              f"not expect; fix the cache there (charged here, once: the "
+                              f"{spec.forward_name} part checks its outputs only)")
+            return None, False
         if retry.passed:
             case.checks = retry.checks
             case.notes.append(f"right on your own cache layout filled with the correct forward "
