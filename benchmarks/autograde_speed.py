@@ -102,9 +102,10 @@ def inconsistent_scores(results) -> list[str]:
         else:
             mistaken[r.student] = r.score
     if mistaken:
-        common = max(set(mistaken.values()), key=list(mistaken.values()).count)
-        wrong += [s for s, score in mistaken.items()
-                  if score != common or common is None or common >= results[0].max_score]
+        scores = list(mistaken.values())
+        common = max(set(scores), key=scores.count)  # the score most copies got
+        common_is_a_loss = common is not None and common < results[0].max_score
+        wrong += [s for s, score in mistaken.items() if not common_is_a_loss or score != common]
     return wrong
 
 

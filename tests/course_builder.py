@@ -138,6 +138,26 @@ def hidden_test_lines(course: pathlib.Path, assignment: str) -> list[str]:
             for line in block.split("### END HIDDEN TESTS")[0].splitlines() if line.strip()]
 
 
+def reader_text(page: pathlib.Path) -> str:
+    """A feedback page's text as a student reads it: code is split into highlighting spans, so
+    the tags go first, then the entities are decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+
+def feedback_text(course: pathlib.Path, assignment: str, student: str) -> str:
+    return reader_text(course / "feedback" / student / assignment / f"{assignment}.html")
+
+
+def autograded_output(course: pathlib.Path, assignment: str, student: str) -> str:
+    """What the code cells of a student's autograded notebook printed and raised (each output's
+    text and error value, one per line)."""
+    notebook = nbformat.read(course / "autograded" / student / assignment / f"{assignment}.ipynb",
+                             4)
+    return "\n".join(str(o.get("text", "")) + str(o.get("evalue", ""))
+                     for cell in notebook.cells if cell.cell_type == "code"
+                     for o in cell.get("outputs", []))
+
+
 def assert_feedback_hides_hidden_tests(course: pathlib.Path, assignment: str) -> None:
     """No line of a hidden test in any feedback page, and no line of the region markers."""
     hidden = hidden_test_lines(course, assignment)
@@ -145,8 +165,7 @@ def assert_feedback_hides_hidden_tests(course: pathlib.Path, assignment: str) ->
     pages = sorted((course / "feedback").glob(f"*/{assignment}/*.html"))
     assert pages, f"no feedback was generated for {assignment}"
     for page in pages:
-        # the text a reader sees: code is split into highlighting spans, so tags go first
-        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        text = reader_text(page)
         leaked = [line for line in hidden if line in text]
         assert not leaked and "HIDDEN TESTS" not in text, (page, leaked[:3])
 

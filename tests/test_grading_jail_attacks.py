@@ -20,10 +20,9 @@ import tempfile
 import threading
 import time
 
-import nbformat
 import pytest
 
-from course_builder import ROOT, append, make_submission, new_course, nbgrader
+from course_builder import ROOT, append, autograded_output, make_submission, nbgrader, new_course
 
 from course_pkg.grading.instructor import jail as jails
 from course_pkg.grading.instructor import pipeline
@@ -255,12 +254,7 @@ def attacked(tmp_path_factory):
     nbgrader(course, "export", "--to", str(tmp / "grades.csv"), env=env)
     with open(tmp / "grades.csv") as handle:
         grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
-    outputs = {}
-    for student in submissions_of(course):
-        notebook = nbformat.read(course / "autograded" / student / A / f"{A}.ipynb", 4)
-        outputs[student] = "\n".join(
-            str(o.get("text", "")) + str(o.get("evalue", ""))
-            for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", []))
+    outputs = {student: autograded_output(course, A, student) for student in submissions_of(course)}
     return {"course": course, "results": results, "grades": grades, "outputs": outputs,
             "lines": lines, "before": before, "listener": listener, "scratch_left": scratch_left,
             "reference_file": reference_file}

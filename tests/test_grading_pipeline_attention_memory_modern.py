@@ -9,13 +9,13 @@ solutions or hidden tests. The course is built by tests/course_builder.py.
 from __future__ import annotations
 
 import csv
-import html
 import re
 
 import nbformat
 import pytest
 
-from course_builder import assert_feedback_hides_hidden_tests, nbgrader, new_course, replace
+from course_builder import (assert_feedback_hides_hidden_tests, feedback_text, nbgrader,
+                            new_course, replace)
 
 from course_pkg.grading.instructor import pipeline
 
@@ -198,14 +198,8 @@ def test_feedback_shows_hidden_checks_by_name_never_their_code(graded, assignmen
     assert_feedback_hides_hidden_tests(graded["course"], assignment)
 
 
-def _feedback_text(graded, assignment: str, student: str) -> str:
-    """The feedback page as a student reads it: tags dropped, entities decoded."""
-    page = graded["course"] / "feedback" / student / assignment / f"{assignment}.html"
-    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
-
-
 def test_values_that_differ_past_the_fourth_digit_are_printed_distinct(graded):
-    text = _feedback_text(graded, A4, "tiny_error")
+    text = feedback_text(graded["course"], A4, "tiny_error")
     found = re.findall(r"context is wrong at [^(\n]*\(got (\S+), expected (\S+), "
                        r"\|error\| [^)]*\)", text)
     assert found, text[:3000]
@@ -217,7 +211,7 @@ def test_values_that_differ_past_the_fourth_digit_are_printed_distinct(graded):
 def test_a_passing_case_of_a_part_that_earns_nothing_says_why(graded):
     """sdpa: attention_context delegates, and decoder_step through it; the cases they pass
     earn nothing, and the first ✓ of each part says so."""
-    text = _feedback_text(graded, A4, "sdpa")
+    text = feedback_text(graded["course"], A4, "sdpa")
     assert "attention_context: 0 / 1 points" in text and "decoder_step: 0 / 3 points" in text
     # the case's own notes (indented) may come first, e.g. the stand-in's
     explained = re.findall(r"✓ [^\n]*: (\d+) of \1 checks passed\n(?: {4}[^\n]*\n)*? {4}"
